@@ -1,0 +1,152 @@
+"""Rules across alert files (threads, duplicate ids, the clock, attachments) and the indexes
+every listing is built from."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .errors import Problem
+from .model import ALL_SECTORS, Alert, Attachment, Level, newest_first_key
+from .validate import ParsedAlert
+
+ATTACHMENTS_DIR = "attachments"
+
+
+@dataclass(frozen=True)
+class AlertCollection:
+    """Every valid alert, newest first, with the lookups pages and feeds need."""
+
+    alerts: tuple[Alert, ...]
+    by_id: Mapping[str, Alert] = field(repr=False)
+    children: Mapping[str, tuple[str, ...]] = field(repr=False)
+
+    @classmethod
+    def of(cls, alerts: Iterable[Alert]) -> AlertCollection:
+        ordered = tuple(sorted(alerts, key=newest_first_key))
+        children: defaultdict[str, list[Alert]] = defaultdict(list)
+        for alert in ordered:
+            if alert.updates:
+                children[alert.updates].append(alert)
+        return cls(
+            alerts=ordered,
+            by_id={alert.id: alert for alert in ordered},
+            children={
+                parent: tuple(a.id for a in sorted(kids, key=lambda a: (a.issued, a.id)))
+                for parent, kids in children.items()
+            },
+        )
+
+    def thread(self, alert: Alert) -> tuple[Alert, ...]:
+        """The whole incident thread `alert` belongs to, oldest first (just itself if alone)."""
+        root = alert
+        while root.updates and root.updates in self.by_id:
+            root = self.by_id[root.updates]
+        members: list[Alert] = []
+        stack = [root.id]
+        while stack:
+            current = self.by_id[stack.pop()]
+            members.append(current)
+            stack.extend(self.children.get(current.id, ()))
+        if len(members) == 1:
+            return ()
+        return tuple(sorted(members, key=lambda a: (a.issued, a.id)))
+
+    def for_sector(self, slug: str) -> list[Alert]:
+        return [alert for alert in self.alerts if alert.concerns(slug)]
+
+    def for_level(self, level: Level) -> list[Alert]:
+        return [alert for alert in self.alerts if alert.level is level]
+
+    def current(self, now: datetime, window_days: int) -> list[Alert]:
+        """Red before amber, newest first within each level."""
+        live = [alert for alert in self.alerts if alert.current(now, window_days)]
+        return sorted(live, key=lambda a: (a.level.rank, *newest_first_key(a)))
+
+
+def check_collection(
+    parsed: Sequence[ParsedAlert],
+    now: datetime,
+    future_tolerance: timedelta,
+    content: Path,
+) -> tuple[list[Alert], list[Problem]]:
+    """Apply the rules that need more than one file; returns the alerts with attachment
+    sizes filled in, and every problem found."""
+    problems: list[Problem] = []
+    by_id: dict[str, list[ParsedAlert]] = defaultdict(list)
+    for item in parsed:
+        by_id[item.alert.id].append(item)
+    for alert_id, items in by_id.items():
+        if len(items) > 1:
+            others = ", ".join(sorted(item.alert.path for item in items))
+            for item in items:
+                problems.append(
+                    Problem(item.alert.path, 1, "id", f"{alert_id!r} is used by more than one file ({others})")
+                )
+
+    alerts: list[Alert] = []
+    latest_allowed = now + future_tolerance
+    for item in parsed:
+        alert = item.alert
+        if alert.issued > latest_allowed:
+            problems.append(
+                Problem(
+                    alert.path,
+                    item.line("issued"),
+                    "issued",
+                    f"{alert.issued.isoformat()} is in the future (at most "
+                    f"{int(future_tolerance.total_seconds() // 60)} minutes after now, "
+                    f"{now.isoformat(timespec='seconds')}; check the year)",
+                )
+            )
+        if alert.updates:
+            parent = by_id.get(alert.updates)
+            if not parent:
+                problems.append(
+                    Problem(alert.path, item.line("updates"), "updates", f"{alert.updates!r} is not an alert id in content/alerts/")
+                )
+            elif parent[0].alert.issued >= alert.issued:
+                problems.append(
+                    Problem(alert.path, item.line("updates"), "updates", f"{alert.updates!r} must be issued before this alert")
+                )
+        for correction in alert.corrections:
+            if correction.at > latest_allowed:
+                problems.append(
+                    Problem(alert.path, item.line("corrections"), "corrections", f"{correction.at.isoformat()} is in the future")
+                )
+        attachments: list[Attachment] = []
+        for index, attachment in enumerate(alert.attachments):
+            resolved = resolve_attachment(content, attachment)
+            if isinstance(resolved, str):
+                problems.append(
+                    Problem(alert.path, item.line("attachments"), f"attachments[{index}]", resolved)
+                )
+            else:
+                attachments.append(resolved)
+        alerts.append(replace(alert, attachments=tuple(attachments)))
+    return alerts, problems
+
+
+def resolve_attachment(content: Path, attachment: Attachment) -> Attachment | str:
+    """Fill in the file's size, or say why it cannot be used."""
+    base = (content / ATTACHMENTS_DIR).resolve()
+    path = content / ATTACHMENTS_DIR / attachment.name
+    try:
+        resolved = path.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        return f"{attachment.name!r} does not exist in content/attachments/"
+    if not resolved.is_relative_to(base):
+        return f"{attachment.name!r} resolves outside content/attachments/ (links out are not allowed)"
+    if not resolved.is_file():
+        return f"{attachment.name!r} is not a file"
+    return replace(attachment, size=resolved.stat().st_size)
+
+
+def sector_scopes(alert: Alert, all_sectors: Iterable[str]) -> tuple[str, ...]:
+    """The sector pages and feeds an alert appears in."""
+    if alert.sectors == (ALL_SECTORS,):
+        return tuple(all_sectors)
+    return alert.sectors

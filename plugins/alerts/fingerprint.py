@@ -1,0 +1,37 @@
+"""A fingerprint of the code and templates that turn content into output.
+
+When it changes, every cached parse and every written page is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import markdown
+import nh3
+import yaml
+
+_PLUGINS = Path(__file__).resolve().parent.parent
+
+
+def files_fingerprint(roots: Iterable[Path], patterns: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(p for pattern in patterns for p in root.rglob(pattern) if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """Our plugins' source and the versions of the libraries that shape parsed output."""
+    digest = hashlib.sha256(files_fingerprint([_PLUGINS], ("*.py",)).encode())
+    for version in (markdown.__version__, nh3.__version__, yaml.__version__):
+        digest.update(version.encode())
+    return digest.hexdigest()

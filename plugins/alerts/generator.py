@@ -1,0 +1,181 @@
+"""The Pelican generator that reads alerts and writes every page through one SiteOutput."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from pelican.generators import Generator
+
+from . import present
+from .cache import AlertCache
+from .errors import BuildError
+from .fingerprint import code_fingerprint, files_fingerprint
+from .loader import LoadedContent, load_content
+from .model import ALL_SECTORS, Level
+from .output import SiteOutput, WriteStats
+from .pages import PagePlan, plan_pages
+from .settings import CascadeSettings
+from .build import ErrorCollector
+from .events import build_published, content_loaded, write_outputs
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = "static"
+
+
+class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
+    """Loads content/alerts into the shared context, then writes pages incrementally."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Author text reaches every template; escaping must not depend on a setting.
+        self.env.autoescape = True
+        self.cascade = CascadeSettings.from_pelican(self.settings)
+        self.now = self.cascade.now or datetime.now(UTC)
+        self.content_dir = Path(self.path)
+        self.state_dir = self.cascade.state_path(self.content_dir)
+        self.provenance: dict[str, tuple[Any, ...]] = {}
+        self.page_context: dict[str, Any] = {}
+        self.stats: WriteStats | None = None
+        self.loaded: LoadedContent | None = None
+        self._output: SiteOutput | None = None
+        self._global_key = ""
+        self._errors = ErrorCollector()
+        logging.getLogger("pelican").addHandler(self._errors)
+
+    # -- context ---------------------------------------------------------------------------
+
+    def generate_context(self) -> None:
+        cache = AlertCache(
+            None if self.cascade.no_cache else self.state_dir / "cache" / "alerts.pickle",
+            code_fingerprint(),
+        )
+        self.loaded = load_content(
+            self.content_dir,
+            self.now,
+            timedelta(minutes=self.cascade.future_tolerance_minutes),
+            cache,
+        )
+        self._cache = cache
+        self.context["cascade_alerts"] = self.loaded.collection
+        self.context["cascade_registry"] = self.loaded.registry
+        content_loaded.send(self)
+
+    # -- output ----------------------------------------------------------------------------
+
+    def generate_output(self, writer: Any) -> None:
+        """Pelican's own writer is not used: ours stages, skips unchanged and swaps."""
+        assert self.loaded is not None
+        self._global_key = self._build_key()
+        output = SiteOutput(
+            Path(self.output_path),
+            self.state_dir / "cache" / "manifest.json",
+            build_key=self._global_key,
+            full=self.cascade.full_rebuild,
+        )
+        self._output = output
+        try:
+            self._install_globals()
+            for plan in plan_pages(
+                self.loaded.collection,
+                self.loaded.registry,
+                self.cascade,
+                self.now,
+                provenance=lambda alert: self.provenance.get(alert.id, ()),
+            ):
+                self.emit_page(plan)
+            self._copy_static()
+            write_outputs.send(self)
+            if self._errors.messages:
+                raise BuildError("Pelican reported errors:\n" + "\n".join(self._errors.messages))
+            self.stats = output.publish()
+        except BaseException:
+            output.abandon()
+            raise
+        finally:
+            logging.getLogger("pelican").removeHandler(self._errors)
+        self._cache.save()
+        logger.info(
+            "cascade: %d alerts (%d parsed), %d outputs rendered, %d unchanged",
+            len(self.loaded.collection.alerts),
+            self.loaded.parsed_now,
+            self.stats.rendered,
+            self.stats.kept,
+        )
+        build_published.send(self)
+
+    def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
+        """Write `path` from `render()` unless `parts`, its inputs, are as last time."""
+        assert self._output is not None
+        key = hashlib.sha256(repr(parts).encode()).hexdigest()
+        self._output.emit(path, key, render)
+
+    def emit_page(self, plan: PagePlan) -> None:
+        self.emit(plan.path, (plan.template, plan.parts), lambda: self.render(plan))
+
+    def render(self, plan: PagePlan) -> bytes:
+        template = self.get_template(plan.template.removesuffix(".html"))
+        context = {**self.page_context, **plan.context(), "page_path": plan.path}
+        return template.render(context).encode("utf-8")
+
+    def _copy_static(self) -> None:
+        assert self._output is not None
+        static = Path(self.theme) / STATIC_DIR
+        for source in sorted(p for p in static.rglob("*") if p.is_file()):
+            self._output.copy(f"theme/{source.relative_to(static).as_posix()}", source)
+        assert self.loaded is not None
+        names = sorted({a.name for alert in self.loaded.collection.alerts for a in alert.attachments})
+        for name in names:
+            self._output.copy(f"attachments/{name}", self.content_dir / "attachments" / name)
+
+    # -- what every page may use -----------------------------------------------------------
+
+    def _build_key(self) -> str:
+        """Inputs shared by every page: code, templates, settings, sectors and sources."""
+        assert self.loaded is not None
+        theme = files_fingerprint([Path(self.theme)], ("*",))
+        parts = (
+            code_fingerprint(),
+            theme,
+            repr(self.cascade.page_settings()),
+            repr(sorted(self.loaded.registry.sectors.items())),
+            repr(sorted(self.loaded.registry.sources.items())),
+            repr(sorted(self.page_context.get("site_notices", ()))),
+        )
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def _install_globals(self) -> None:
+        assert self.loaded is not None
+        zone = self.cascade.timezone
+        site_url = self.cascade.site_url
+        registry = self.loaded.registry
+        self.env.filters.update(
+            {
+                "local_time": lambda moment: present.local_time(moment, zone),
+                "short_time": lambda moment: present.short_time(moment, zone),
+                "iso": present.iso,
+                "human_size": present.human_size,
+                "file_kind": present.file_kind,
+                "sector_name": registry.sector_name,
+                "source_name": registry.source_name,
+            }
+        )
+        self.env.globals.update(
+            {
+                "url": lambda path="": f"{site_url}/{path}",
+                "body": lambda alert: Markup(alert.body_html),  # sanitised by sanitise_html
+                "levels": list(Level),
+                "registry": registry,
+                "ALL_SECTORS": ALL_SECTORS,
+                "site": self.cascade,
+                "is_expired": lambda alert: alert.expired(self.now),
+                "SITENAME": self.cascade.site_name,
+            }
+        )
+        self.page_context.setdefault("site_notices", [])
+

@@ -1,0 +1,136 @@
+"""The alert domain model: levels, statuses, sectors, sources and the Alert itself."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+# The sector slug an author writes to say "every sector".
+ALL_SECTORS = "all"
+
+
+class Level(enum.Enum):
+    """Urgency of an alert. Order matters: red outranks amber outranks green."""
+
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANK[self]
+
+    @property
+    def meaning(self) -> str:
+        return _LEVEL_MEANING[self]
+
+    @property
+    def action(self) -> str:
+        return _LEVEL_ACTION[self]
+
+
+_LEVEL_RANK = {Level.RED: 0, Level.AMBER: 1, Level.GREEN: 2}
+_LEVEL_MEANING = {
+    Level.RED: "A threat to life or to business continuity now.",
+    Level.AMBER: "An incident in progress or developing.",
+    Level.GREEN: "Advice, bulletins, newsletters, fraud and cyber warnings.",
+}
+_LEVEL_ACTION = {
+    Level.RED: "Act immediately.",
+    Level.AMBER: "Be aware and review your plans.",
+    Level.GREEN: "Read and share with the staff it concerns.",
+}
+
+
+class Status(enum.Enum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class Sector:
+    slug: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Source:
+    slug: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file shipped with an alert; `name` is relative to content/attachments/."""
+
+    name: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One validated alert. Every datetime is timezone-aware, in the author's own offset."""
+
+    id: str
+    path: str  # relative to the content folder, POSIX separators
+    title: str
+    level: Level
+    issued: datetime
+    sectors: tuple[str, ...]  # (ALL_SECTORS,) or sector slugs in the author's order
+    sources: tuple[str, ...]
+    summary: str
+    body_html: str  # Markdown rendered and sanitised: safe to insert into a page or feed
+    updates: str | None = None
+    expires: datetime | None = None
+    status: Status = Status.ACTIVE
+    corrections: tuple[Correction, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    topics: tuple[str, ...] = ()
+    content_hash: str = field(default="", compare=False)
+
+    @property
+    def updated(self) -> datetime:
+        """The latest moment the alert changed: its newest correction, else its issue."""
+        return self.corrections[-1].at if self.corrections else self.issued
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.status is Status.WITHDRAWN
+
+    @property
+    def for_all_sectors(self) -> bool:
+        return self.sectors == (ALL_SECTORS,)
+
+    def concerns(self, sector: str) -> bool:
+        """True if members of `sector` should see this alert."""
+        return self.for_all_sectors or sector in self.sectors
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires is not None and self.expires <= now
+
+    def current(self, now: datetime, window_days: int) -> bool:
+        """Red or amber, active, unexpired and issued within the window before `now`."""
+        if self.level is Level.GREEN or self.withdrawn or self.expired(now):
+            return False
+        # An alert issued a moment after `now` (check allows five minutes of clock skew)
+        # is current too.
+        return now - self.issued < timedelta(days=window_days)
+
+
+def newest_first_key(alert: Alert) -> tuple[float, str]:
+    """Sort key for newest-first listings; the id breaks ties so order is total and stable."""
+    return (-alert.issued.timestamp(), alert.id)

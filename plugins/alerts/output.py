@@ -1,0 +1,225 @@
+"""The one place that writes output files: staged beside the site, published all at once.
+
+A build renders into a staging folder next to the output folder. Nothing in the output
+folder changes until `publish()`:
+- a full build stages the whole site and swaps the two folders (atomically where the
+  kernel offers renameat2(RENAME_EXCHANGE), else with two renames);
+- an incremental build stages only the files whose inputs changed, then moves them in
+  under a journal; if the process dies during those few renames, the next build finishes
+  them before doing anything else, so the site never stays half-published.
+A build that fails or is killed before `publish()` leaves the previous site untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError
+
+_MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    rendered: int
+    written: int
+    kept: int
+    deleted: int
+    full: bool
+
+
+class SiteOutput:
+    def __init__(self, output: Path, manifest: Path, build_key: str, full: bool = False) -> None:
+        self.output = output.absolute()
+        self.manifest_path = manifest
+        self.build_key = build_key
+        self.staging = self.output.parent / f".{self.output.name}.staging"
+        self.journal = self.output.parent / f".{self.output.name}.journal"
+        recover(self.output)
+        previous = self._load_manifest()
+        self.full = full or previous is None or not self.output.is_dir()
+        self.previous: dict[str, tuple[str, str]] = {} if self.full else (previous or {})
+        self.planned: dict[str, tuple[str, str]] = {}
+        self.staged: list[str] = []
+        self.rendered = 0
+        self.kept = 0
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
+        """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged."""
+        target = self._checked(rel)
+        before = self.previous.get(rel)
+        if before is not None and before[0] == key and (self.output / rel).is_file():
+            self.planned[rel] = before
+            self.kept += 1
+            return
+        data = render()
+        self.rendered += 1
+        digest = hashlib.sha256(data).hexdigest()
+        self.planned[rel] = (key, digest)
+        if before is not None and before[1] == digest and (self.output / rel).is_file():
+            self.kept += 1
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.staged.append(rel)
+
+    def copy(self, rel: str, source: Path) -> None:
+        """Publish a file as it is (attachments, theme assets), keyed by its content."""
+        data = source.read_bytes()
+        self.emit(rel, hashlib.sha256(data).hexdigest(), lambda: data)
+
+    def _checked(self, rel: str) -> Path:
+        if rel in self.planned:
+            raise BuildError(f"two outputs would both be written to {rel}")
+        if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
+            raise BuildError(f"refusing to write {rel!r}: not a relative path")
+        target = (self.staging / rel).resolve()
+        if not target.is_relative_to(self.staging.resolve()):
+            raise BuildError(f"refusing to write {rel!r}: it is outside the output folder")
+        return target
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self) -> WriteStats:
+        deleted = sorted(set(self.previous) - set(self.planned))
+        if self.full:
+            _swap_in(self.staging, self.output)
+        else:
+            self.journal.write_text(
+                json.dumps({"staging": str(self.staging), "moves": self.staged, "deletes": deleted}),
+                encoding="utf-8",
+            )
+            recover(self.output)
+        self._save_manifest()
+        return WriteStats(
+            rendered=self.rendered,
+            written=len(self.staged) if not self.full else len(self.planned),
+            kept=self.kept if not self.full else 0,
+            deleted=len(deleted),
+            full=self.full,
+        )
+
+    def abandon(self) -> None:
+        """Drop everything staged; the published site is as it was."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    # -- manifest: what each published file was made from ----------------------------------
+
+    def _load_manifest(self) -> dict[str, tuple[str, str]] | None:
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != _MANIFEST_FORMAT
+            or data.get("build_key") != self.build_key
+            or data.get("output") != str(self.output)
+            or data.get("inode") != _inode(self.output)
+        ):
+            return None
+        return {rel: (key, digest) for rel, (key, digest) in data["files"].items()}
+
+    def _save_manifest(self) -> None:
+        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "format": _MANIFEST_FORMAT,
+                    "build_key": self.build_key,
+                    "output": str(self.output),
+                    "inode": _inode(self.output),
+                    "files": dict(sorted(self.planned.items())),
+                },
+                separators=(",", ":"),
+            ),
+            encoding="utf-8",
+        )
+        os.replace(tmp, self.manifest_path)
+
+
+def recover(output: Path) -> None:
+    """Finish an incremental publish that a killed process left half done."""
+    journal = output.parent / f".{output.name}.journal"
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except ValueError:
+        # A torn journal means the process died while writing it: nothing was moved yet.
+        journal.unlink()
+        return
+    staging = Path(plan["staging"])
+    for rel in plan["moves"]:
+        source = staging / rel
+        if source.exists():
+            (output / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, output / rel)
+    for rel in plan["deletes"]:
+        (output / rel).unlink(missing_ok=True)
+        _prune_empty_parents(output, output / rel)
+    journal.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prune_empty_parents(root: Path, path: Path) -> None:
+    parent = path.parent
+    while parent != root and parent.is_relative_to(root):
+        try:
+            parent.rmdir()
+        except OSError:
+            return
+        parent = parent.parent
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _swap_in(staging: Path, output: Path) -> None:
+    """Put the staged folder where the output folder is, and remove the old one."""
+    if output.exists() and _exchange(staging, output):
+        shutil.rmtree(staging)
+        return
+    old = output.parent / f".{output.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if output.exists():
+        os.rename(output, old)
+    os.rename(staging, output)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), "cannot swap the new site into place", str(b))

@@ -1,0 +1,87 @@
+"""Write a new, valid alert file from a few answers (publish.py new)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .errors import CascadeError
+from .model import Level
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    title: str
+    level: Level
+    sectors: tuple[str, ...]
+    sources: tuple[str, ...]
+    issued: datetime
+    summary: str | None = None
+    topics: tuple[str, ...] = ()
+    updates: str | None = None
+
+
+def slugify(title: str, limit: int = 60) -> str:
+    """A lower-case [a-z0-9-] slug from a title (accents folded, everything else dropped)."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    if len(slug) > limit:
+        slug = slug[:limit].rsplit("-", 1)[0]
+    return slug or "alert"
+
+
+def _quoted(value: str) -> str:
+    # JSON strings are valid YAML double-quoted scalars: nothing in them is reinterpreted.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_skeleton(new: NewAlert) -> str:
+    lines = [
+        "---",
+        f"title: {_quoted(new.title)}",
+        f"level: {_quoted(new.level.value)}",
+        f"issued: {_quoted(new.issued.isoformat(timespec='seconds'))}",
+        f"sectors: [{', '.join(_quoted(s) for s in new.sectors)}]",
+        "source: "
+        + (
+            _quoted(new.sources[0])
+            if len(new.sources) == 1
+            else f"[{', '.join(_quoted(s) for s in new.sources)}]"
+        ),
+    ]
+    if new.summary:
+        lines.append(f"summary: {_quoted(new.summary)}")
+    if new.topics:
+        lines.append(f"topics: [{', '.join(_quoted(t) for t in new.topics)}]")
+    if new.updates:
+        lines.append(f"updates: {_quoted(new.updates)}")
+    lines += [
+        "---",
+        "",
+        "Write the first paragraph so it can stand alone: it is the summary people see in "
+        "lists and feeds. Say what has happened, where, and what to do.",
+        "",
+        "## What to do",
+        "",
+        "- Replace this list with the actions staff should take.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def skeleton_path(content: Path, new: NewAlert) -> Path:
+    day = new.issued.date().isoformat()
+    return content / "alerts" / day[:4] / f"{day}-{slugify(new.title)}.md"
+
+
+def write_skeleton(content: Path, new: NewAlert) -> Path:
+    path = skeleton_path(content, new)
+    if path.exists():
+        raise CascadeError(f"{path} already exists; choose another title")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_skeleton(new), encoding="utf-8")
+    return path

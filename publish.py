@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Cascade's command line: check, write, build, serve and audit alerts.
+
+Library code raises domain errors; this module turns them into one clear message and an
+exit code: 0 success, 1 problems in content or history, 2 usage or setup errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from alerts.cache import AlertCache  # noqa: E402
+from alerts.errors import CascadeError, ContentError, Problem, SettingsError  # noqa: E402
+from alerts.fingerprint import code_fingerprint  # noqa: E402
+from alerts.loader import load_content, relative_to_content  # noqa: E402
+from alerts.model import Level  # noqa: E402
+from alerts.skeleton import NewAlert, write_skeleton  # noqa: E402
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def parse_now(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time like 2017-04-20T21:30:00+01:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, like +01:00 or Z")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="publish.py",
+        description="Check, build and publish Cascade safety and security alerts.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="validate alert files and print every problem", description=(
+            "Validate alert files (default: all of content/), including rules across files. "
+            "Prints every problem as path:line: field: message and exits 1 if there are any."
+        )
+    )
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="alert files to check")
+    check.add_argument("--content", type=Path, default=ROOT / "content", help="content folder")
+    check.add_argument("--now", type=parse_now, help="the clock for the future-date rule (ISO 8601)")
+
+    new = commands.add_parser(
+        "new", help="write a valid alert skeleton", description=(
+            "Write a correctly named alert file from flags, asking for what is missing when "
+            "run in a terminal."
+        )
+    )
+    new.add_argument("--title")
+    new.add_argument("--level", choices=[level.value for level in Level])
+    new.add_argument("--sector", action="append", default=[], help="sector slug or 'all' (repeatable)")
+    new.add_argument("--source", action="append", default=[], help="source slug (repeatable)")
+    new.add_argument("--summary")
+    new.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
+    new.add_argument("--updates", help="id of the alert this one follows up")
+    new.add_argument("--issued", type=parse_now, help="issue time (default: now, UK time)")
+    new.add_argument("--content", type=Path, default=ROOT / "content", help="content folder")
+
+    build = commands.add_parser(
+        "build", help="check, then build the site into the output folder", description=(
+            "Check all content, then build the site with Pelican. The output folder is "
+            "replaced only if the whole build succeeded."
+        )
+    )
+    _build_options(build)
+
+    serve = commands.add_parser(
+        "serve", help="build, serve locally and rebuild on changes",
+        description="Build the site, serve it on localhost and rebuild when content changes.",
+    )
+    _build_options(serve)
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--bind", default="127.0.0.1")
+    return parser
+
+
+def _build_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--output", type=Path, help="output folder (default: the settings' OUTPUT_PATH)")
+    command.add_argument("--now", type=parse_now, help="fix the clock (ISO 8601) for reproducible builds")
+    command.add_argument("--production", action="store_true", help="use publishconf.py and require a verified history")
+    command.add_argument("--settings", type=Path, help="Pelican settings file (default: pelicanconf.py or publishconf.py)")
+    command.add_argument("--full", action="store_true", help="re-render every page, ignoring what the last build wrote")
+    command.add_argument("--no-cache", action="store_true", help="parse every alert again, ignoring the content cache")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "new":
+            return cmd_new(args)
+        if args.command == "build":
+            return cmd_build(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found; nothing was published.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CascadeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print("interrupted; the published site is unchanged", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    content: Path = args.content
+    now = args.now or datetime.now(UTC)
+    only: set[str] | None = None
+    if args.paths:
+        only = set()
+        outside: list[Problem] = []
+        for path in args.paths:
+            rel = relative_to_content(content, path)
+            if isinstance(rel, Problem):
+                outside.append(rel)
+            else:
+                only.add(rel)
+        if outside:
+            raise ContentError(outside)
+    loaded = load_content(content, now, FUTURE_TOLERANCE, AlertCache(None, code_fingerprint()), only)
+    checked = len(only) if only is not None else len(loaded.collection.alerts)
+    print(f"ok: {checked} alert file(s) checked, no problems ({len(loaded.collection.alerts)} alerts in {content})")
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from alerts.registry import load_registry
+
+    content: Path = args.content
+    registry = load_registry(content)
+    interactive = sys.stdin.isatty()
+
+    def ask(prompt: str, current: str | None) -> str | None:
+        if current or not interactive:
+            return current
+        return input(f"{prompt}: ").strip() or None
+
+    title = ask("Title", args.title)
+    level = ask("Level (red, amber, green)", args.level)
+    sectors = args.sector or (
+        (ask(f"Sectors, comma-separated ({', '.join(registry.sectors)} or all)", None) or "").split(",")
+    )
+    sources = args.source or ((ask(f"Source ({', '.join(registry.sources)})", None) or "").split(","))
+    sectors = [s.strip() for s in sectors if s.strip()]
+    sources = [s.strip() for s in sources if s.strip()]
+    missing = [
+        name
+        for name, value in (("--title", title), ("--level", level), ("--sector", sectors), ("--source", sources))
+        if not value
+    ]
+    if missing:
+        raise SettingsError("new", f"missing {', '.join(missing)}")
+    if level not in [lv.value for lv in Level]:
+        raise SettingsError("--level", f"{level!r} is not allowed (allowed: red, amber, green)")
+    assert title is not None and level is not None
+    issued = args.issued or datetime.now(UTC).astimezone(_london()).replace(microsecond=0)
+    path = write_skeleton(
+        content,
+        NewAlert(
+            title=title,
+            level=Level(level),
+            sectors=tuple(sectors),
+            sources=tuple(sources),
+            issued=issued,
+            summary=args.summary,
+            topics=tuple(args.topic),
+            updates=args.updates,
+        ),
+    )
+    print(f"wrote {path}")
+    print(f"next: edit the body, then run: python publish.py check {path}")
+    return EXIT_OK
+
+
+def _london() -> object:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Europe/London")
+
+
+def _settings_for(args: argparse.Namespace) -> dict[str, object]:
+    from alerts.build import load_settings
+
+    config = args.settings or ROOT / ("publishconf.py" if args.production else "pelicanconf.py")
+    overrides: dict[str, object] = {
+        "CASCADE_PRODUCTION": bool(args.production),
+        "CASCADE_FULL_REBUILD": bool(args.full),
+        "CASCADE_NO_CACHE": bool(args.no_cache),
+    }
+    if args.now:
+        overrides["CASCADE_NOW"] = args.now.isoformat()
+    if args.output:
+        overrides["OUTPUT_PATH"] = str(args.output.resolve())
+    return load_settings(config, overrides)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from alerts.build import run_pelican
+
+    settings = _settings_for(args)
+    generator = run_pelican(settings)
+    stats = generator.stats
+    alerts = generator.loaded.collection.alerts
+    print(
+        f"built {len(alerts)} alerts into {settings['OUTPUT_PATH']}: "
+        f"{stats.rendered} rendered, {stats.kept} unchanged, {stats.deleted} removed"
+        f"{' (full build)' if stats.full else ''}"
+    )
+    for notice in generator.page_context.get("site_notices", []):
+        print(f"note: {notice['title']} {notice['text']}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from alerts.serve import serve
+
+    cmd_build(args)
+    settings = _settings_for(args)
+    return serve(
+        settings,
+        rebuild=lambda: _rebuild_quietly(args),
+        bind=args.bind,
+        port=args.port,
+    )
+
+
+def _rebuild_quietly(args: argparse.Namespace) -> None:
+    try:
+        cmd_build(args)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("not rebuilt: fix the problems above (the last good build is still served)", file=sys.stderr)
+    except CascadeError as exc:
+        print(f"not rebuilt: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Pelican settings for the production build: absolute links and a verified history."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
+from pelicanconf import *  # noqa: E402,F403
+
+SITEURL = "https://alerts.example.org"
+CASCADE_PUBLIC_URL = SITEURL
