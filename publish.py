@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _build_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--content", type=Path, help="content folder (default: the settings' PATH)")
     command.add_argument("--output", type=Path, help="output folder (default: the settings' OUTPUT_PATH)")
     command.add_argument("--now", type=parse_now, help="fix the clock (ISO 8601) for reproducible builds")
     command.add_argument("--production", action="store_true", help="use publishconf.py and require a verified history")
@@ -218,6 +219,8 @@ def _settings_for(args: argparse.Namespace) -> dict[str, object]:
         overrides["CASCADE_NOW"] = args.now.isoformat()
     if args.output:
         overrides["OUTPUT_PATH"] = str(args.output.resolve())
+    if args.content:
+        overrides["PATH"] = str(args.content.resolve())
     return load_settings(config, overrides)
 
 
