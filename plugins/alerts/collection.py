@@ -41,14 +41,22 @@ class AlertCollection:
         )
 
     def thread(self, alert: Alert) -> tuple[Alert, ...]:
-        """The whole incident thread `alert` belongs to, oldest first (just itself if alone)."""
+        """The whole incident thread `alert` belongs to, oldest first; empty if it stands
+        alone (templates test `if thread`)."""
         root = alert
-        while root.updates and root.updates in self.by_id:
+        seen = {alert.id}
+        # check_collection refuses cycles, but a loop here must not hang a build.
+        while root.updates and root.updates in self.by_id and root.updates not in seen:
             root = self.by_id[root.updates]
+            seen.add(root.id)
         members: list[Alert] = []
         stack = [root.id]
+        visited: set[str] = set()
         while stack:
             current = self.by_id[stack.pop()]
+            if current.id in visited:
+                continue
+            visited.add(current.id)
             members.append(current)
             stack.extend(self.children.get(current.id, ()))
         if len(members) == 1:
@@ -84,7 +92,12 @@ def check_collection(
             others = ", ".join(sorted(item.alert.path for item in items))
             for item in items:
                 problems.append(
-                    Problem(item.alert.path, 1, "id", f"{alert_id!r} is used by more than one file ({others})")
+                    Problem(
+                        item.alert.path,
+                        1,
+                        "id",
+                        f"{alert_id!r} is used by more than one file ({others})",
+                    )
                 )
 
     alerts: list[Alert] = []
@@ -106,16 +119,31 @@ def check_collection(
             parent = by_id.get(alert.updates)
             if not parent:
                 problems.append(
-                    Problem(alert.path, item.line("updates"), "updates", f"{alert.updates!r} is not an alert id in content/alerts/")
+                    Problem(
+                        alert.path,
+                        item.line("updates"),
+                        "updates",
+                        f"{alert.updates!r} is not an alert id in content/alerts/",
+                    )
                 )
             elif parent[0].alert.issued >= alert.issued:
                 problems.append(
-                    Problem(alert.path, item.line("updates"), "updates", f"{alert.updates!r} must be issued before this alert")
+                    Problem(
+                        alert.path,
+                        item.line("updates"),
+                        "updates",
+                        f"{alert.updates!r} must be issued before this alert",
+                    )
                 )
         for correction in alert.corrections:
             if correction.at > latest_allowed:
                 problems.append(
-                    Problem(alert.path, item.line("corrections"), "corrections", f"{correction.at.isoformat()} is in the future")
+                    Problem(
+                        alert.path,
+                        item.line("corrections"),
+                        "corrections",
+                        f"{correction.at.isoformat()} is in the future",
+                    )
                 )
         attachments: list[Attachment] = []
         for index, attachment in enumerate(alert.attachments):
@@ -132,14 +160,18 @@ def check_collection(
 
 def resolve_attachment(content: Path, attachment: Attachment) -> Attachment | str:
     """Fill in the file's size, or say why it cannot be used."""
-    base = (content / ATTACHMENTS_DIR).resolve()
+    # Resolve content/, not content/attachments/: if attachments/ itself is a link out,
+    # everything in it is outside.
+    base = content.resolve() / ATTACHMENTS_DIR
     path = content / ATTACHMENTS_DIR / attachment.name
     try:
         resolved = path.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
+    except (OSError, RuntimeError):  # missing, "file.pdf/x", a loop, unreadable
         return f"{attachment.name!r} does not exist in content/attachments/"
     if not resolved.is_relative_to(base):
-        return f"{attachment.name!r} resolves outside content/attachments/ (links out are not allowed)"
+        return (
+            f"{attachment.name!r} resolves outside content/attachments/ (links out are not allowed)"
+        )
     if not resolved.is_file():
         return f"{attachment.name!r} is not a file"
     return replace(attachment, size=resolved.stat().st_size)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
+from yaml.events import AliasEvent, Event, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 MAX_FILE_BYTES = 256 * 1024
 _BOM = b"\xef\xbb\xbf"
+# Longest first: a UTF-32 little-endian mark starts with the UTF-16 one.
+_OTHER_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+# YAML counts these as line breaks and Python's split("\n") does not, so every line number
+# after one would be wrong; they are invisible, so no author means to type them.
+_YAML_ONLY_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 class FrontMatterError(Exception):
@@ -46,6 +57,15 @@ def decode(raw: bytes) -> str:
         )
     if raw.startswith(_BOM):
         raw = raw[len(_BOM) :]
+    for bom, encoding in _OTHER_BOMS:
+        if raw.startswith(bom):
+            raise FrontMatterError(1, "file", f"is {encoding}, not UTF-8 (save the file as UTF-8)")
+    if b"\x00" in raw:
+        # UTF-16 without a byte-order mark is full of NUL bytes, which UTF-8 decodes happily.
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise FrontMatterError(
+            line, "file", "contains NUL bytes (is it UTF-16? save the file as UTF-8)"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -71,6 +91,14 @@ def read_source(raw: bytes) -> SourceFile:
             len(lines), "front-matter", "no closing '---' line after the front-matter"
         ) from None
     yaml_text = "\n".join(lines[1:end])
+    for number, line in enumerate(lines[1:end], start=2):
+        found = _YAML_ONLY_LINE_BREAKS.search(line)
+        if found:
+            raise FrontMatterError(
+                number,
+                "front-matter",
+                f"contains the invisible line break U+{ord(found.group()):04X} (remove it)",
+            )
     node, value = _load(yaml_text, 2, "front-matter")
     metadata, key_lines = _as_mapping(node, value, first_line=2)
     spellings = {
@@ -98,38 +126,52 @@ class _StrictLoader(yaml.SafeLoader):
     """
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event: Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, AliasEvent):
-            raise _YamlRefused(event.start_mark.line, "aliases (*name) are not allowed")
+            raise _YamlRefused(_line(event.start_mark), "aliases (*name) are not allowed")
         if isinstance(event, (ScalarEvent, SequenceStartEvent, MappingStartEvent)):
             if event.anchor is not None:
-                raise _YamlRefused(event.start_mark.line, "anchors (&name) are not allowed")
-            explicit = (
-                not event.implicit[0] and not event.implicit[1]
-                if isinstance(event, ScalarEvent)
-                else not event.implicit
-            )
-            if event.tag is not None and explicit:
+                raise _YamlRefused(_line(event.start_mark), "anchors (&name) are not allowed")
+            # Only a tag the author wrote is set on the event; even "!" and "!!str" are
+            # refused, so every value means what the plain YAML 1.1 rules say it means.
+            if event.tag is not None:
                 raise _YamlRefused(
-                    event.start_mark.line, f"tags like {event.tag!r} are not allowed"
+                    _line(event.start_mark), f"tags like {event.tag!r} are not allowed"
                 )
         return Composer.compose_node(self, parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                raise _YamlRefused(key_node.start_mark.line, f"key {key!r} must be text")
+                raise _YamlRefused(
+                    _line(key_node.start_mark),
+                    f"key {key_node.value!r} must be text, but YAML reads it as {key!r}",
+                )
             if key in seen:
-                raise _YamlRefused(key_node.start_mark.line, f"duplicate key {key!r}")
+                raise _YamlRefused(_line(key_node.start_mark), f"duplicate key {key!r}")
             seen.add(key)
         return SafeConstructor.construct_mapping(self, node, deep=deep)
 
 
+class _Mark(Protocol):
+    @property
+    def line(self) -> int: ...
+
+
+def _line(mark: _Mark | None) -> int:
+    """The 0-based line of a YAML mark (PyYAML types every mark as optional)."""
+    return mark.line if mark is not None else 0
+
+
 # Dates stay text: we parse them ourselves so a missing offset is an error, not a guess.
+# "=" (value) and "<<" (merge) have no safe constructor: as text they get a clear message.
+_TEXT_TAGS = frozenset(
+    {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"}
+)
 _StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _TEXT_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -169,18 +211,31 @@ def load_strict(text: str, first_line: int = 1, what: str = "file") -> Any:
 
 
 def _load(text: str, first_line: int, what: str) -> tuple[Node | None, Any]:
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader vets every character before parsing; `position` indexes `text`.
+        line = text[: exc.position].count("\n") + first_line
+        raise FrontMatterError(
+            line,
+            what,
+            f"contains the character U+{exc.character:04X}, which YAML does not allow (remove it)",
+        ) from None
     try:
         node = loader.get_single_node()
-        value = loader.construct_document(node) if node is not None else None  # type: ignore[no-untyped-call]
+        value = loader.construct_document(node) if node is not None else None
     except _YamlRefused as exc:
         raise FrontMatterError(exc.line + first_line, what, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = (mark.line if mark else 0) + first_line
-        raise FrontMatterError(line, what, f"is not valid YAML: {exc.problem or exc}") from None
+        line = _line(mark) + first_line
+        message = f"is not valid YAML: {exc.problem or exc}"
+        if exc.context and exc.context_mark and _line(exc.context_mark) + first_line != line:
+            # An unclosed quote or bracket is noticed lines later; say where it opened.
+            message += f" ({exc.context} on line {_line(exc.context_mark) + first_line})"
+        raise FrontMatterError(line, what, message) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError(first_line, what, f"is not valid YAML: {exc}") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     return node, value

@@ -17,9 +17,10 @@ from .cache import AlertCache
 from .errors import BuildError
 from .fingerprint import code_fingerprint, files_fingerprint
 from .loader import LoadedContent, load_content
-from .model import ALL_SECTORS, Level
+from .model import ALL_SECTORS, Level, Provenance
 from .output import SiteOutput, WriteStats
 from .pages import PagePlan, plan_pages
+from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 from .build import ErrorCollector
 from .events import build_published, content_loaded, write_outputs
@@ -39,7 +40,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.now = self.cascade.now or datetime.now(UTC)
         self.content_dir = Path(self.path)
         self.state_dir = self.cascade.state_path(self.content_dir)
-        self.provenance: dict[str, tuple[Any, ...]] = {}
+        # Filled by the audit plugin: who signed the commit that last changed each alert.
+        self.provenance: dict[str, Provenance] = {}
         self.page_context: dict[str, Any] = {}
         self.stats: WriteStats | None = None
         self.loaded: LoadedContent | None = None
@@ -86,10 +88,12 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
                 self.loaded.registry,
                 self.cascade,
                 self.now,
-                provenance=lambda alert: self.provenance.get(alert.id, ()),
+                provenance=self.provenance,
             ):
                 self.emit_page(plan)
             self._copy_static()
+            headers = headers_file().encode()
+            self.emit("_headers", ("headers", headers), lambda: headers)
             write_outputs.send(self)
             if self._errors.messages:
                 raise BuildError("Pelican reported errors:\n" + "\n".join(self._errors.messages))
@@ -175,6 +179,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
                 "site": self.cascade,
                 "is_expired": lambda alert: alert.expired(self.now),
                 "SITENAME": self.cascade.site_name,
+                "CSP": CONTENT_SECURITY_POLICY,
+                "REFERRER_POLICY": REFERRER_POLICY,
             }
         )
         self.page_context.setdefault("site_notices", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import markdown
 from markdown.extensions import Extension
@@ -15,6 +16,10 @@ from .sanitise import EXTERNAL_REL, is_external, sanitise_html
 SUMMARY_LIMIT = 300
 _HEADING_MAP = {"h1": "h2", "h5": "h4", "h6": "h4"}
 _SPACE = re.compile(r"\s+")
+# Elements the sanitiser may emit that have no end tag, and those that sit inside a line
+# of text (every other element separates words).
+_VOID = frozenset({"br", "hr"})
+_INLINE = frozenset({"a", "em", "strong", "code"})
 
 
 @dataclass(frozen=True)
@@ -26,11 +31,14 @@ class RenderedBody:
 
 
 class _AlertTree(Treeprocessor):
-    """Shape the tree before serialising: heading levels, external link rel, images counted."""
+    """Shape the tree before serialising: heading levels, external link rel, images counted.
+
+    Text is not read here: the tree still holds Markdown's placeholders for entities, code
+    and e-mail links, which only become text once the HTML is serialised.
+    """
 
     def run(self, root: ET.Element) -> None:
         self.images = 0
-        self.first_paragraph = ""
         for element in root.iter():
             if element.tag in _HEADING_MAP:
                 element.tag = _HEADING_MAP[element.tag]
@@ -38,14 +46,10 @@ class _AlertTree(Treeprocessor):
                 element.set("rel", EXTERNAL_REL)
             elif element.tag == "img":
                 self.images += 1
-        for element in root:
-            if element.tag == "p":
-                self.first_paragraph = _SPACE.sub(" ", "".join(element.itertext())).strip()
-                break
 
 
 class _AlertExtension(Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         # Raw HTML is shown as text, never passed through: "<valve>" in prose must survive.
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
@@ -74,9 +78,14 @@ def render_body(source: str) -> RenderedBody:
     _MD.reset()
     raw_html = _MD.convert(source)
     html = sanitise_html(raw_html)
-    text = _SPACE.sub(" ", _text_of(html)).strip()
+    reader = _TextReader()
+    reader.feed(html)
+    reader.close()
     return RenderedBody(
-        html=html, first_paragraph=_TREE.first_paragraph, text=text, images=_TREE.images
+        html=html,
+        first_paragraph=_SPACE.sub(" ", "".join(reader.first_paragraph)).strip(),
+        text=_SPACE.sub(" ", "".join(reader.text)).strip(),
+        images=_TREE.images,
     )
 
 
@@ -86,24 +95,42 @@ def cut_summary(text: str, limit: int = SUMMARY_LIMIT) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    if " " in cut:
+    # Back up to the last space unless the cut already falls between two words.
+    if text[limit - 1] != " " and " " in cut:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def _text_of(html: str) -> str:
-    from html.parser import HTMLParser
+class _TextReader(HTMLParser):
+    """The text of sanitised HTML, and of its first top-level paragraph."""
 
-    parts: list[str] = []
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.first_paragraph: list[str] = []
+        self.depth = 0
+        self.in_first = False
+        self.seen_first = False
 
-    class _Text(HTMLParser):
-        def handle_data(self, data: str) -> None:
-            parts.append(data)
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _INLINE:
+            self.handle_data(" ")
+        if tag in _VOID:
+            return
+        self.depth += 1
+        if self.depth == 1 and tag == "p" and not self.seen_first:
+            self.in_first = self.seen_first = True
 
-        def handle_starttag(self, tag: str, attrs: object) -> None:
-            parts.append(" ")
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        if tag not in _INLINE:
+            self.handle_data(" ")
+        self.depth -= 1
+        if self.depth == 0:
+            self.in_first = False
 
-    parser = _Text(convert_charrefs=True)
-    parser.feed(html)
-    parser.close()
-    return "".join(parts)
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self.in_first:
+            self.first_paragraph.append(data)

@@ -82,6 +82,15 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """The signed commit that last changed an alert, and the key that signed it."""
+
+    commit: str
+    signer_fingerprint: str
+    signer_name: str
+
+
+@dataclass(frozen=True)
 class Alert:
     """One validated alert. Every datetime is timezone-aware, in the author's own offset."""
 

@@ -9,13 +9,13 @@ month and its sectors' and level's pages, never the whole archive.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .collection import AlertCollection
-from .model import ALL_SECTORS, Alert, Level
+from .model import ALL_SECTORS, Alert, Level, Provenance
 from .registry import Registry
 from .settings import CascadeSettings
 
@@ -58,8 +58,9 @@ def plan_pages(
     registry: Registry,
     settings: CascadeSettings,
     now: datetime,
-    provenance: Callable[[Alert], tuple[Any, ...]] = lambda alert: (),
+    provenance: Mapping[str, Provenance] | None = None,
 ) -> Iterator[PagePlan]:
+    provenance = provenance or {}
     window = settings.current_window_days
     latest_n = settings.home_latest
     alerts = collection.alerts
@@ -122,6 +123,8 @@ def plan_pages(
         lambda: {"counts": level_counts, "page_scope": "all"},
     )
 
+    yield PagePlan("404.html", "404.html", ("not-found",), lambda: {"page_scope": "all"})
+
     by_month: defaultdict[tuple[int, int], list[Alert]] = defaultdict(list)
     for alert in alerts:
         by_month[month_of(alert)].append(alert)
@@ -161,7 +164,7 @@ def _alert_page(
     registry: Registry,
     now: datetime,
     window: int,
-    provenance: Callable[[Alert], tuple[Any, ...]],
+    provenance: Mapping[str, Provenance],
 ) -> PagePlan:
     thread = collection.thread(alert)
     parent = collection.by_id.get(alert.updates) if alert.updates else None
@@ -174,7 +177,7 @@ def _alert_page(
             item_key(alert, now, window),
             tuple((a.id, a.content_hash) for a in thread),
             tuple(a.size for a in alert.attachments),
-            provenance(alert),
+            provenance.get(alert.id),
         ),
         lambda: {
             "alert": alert,
@@ -182,6 +185,7 @@ def _alert_page(
             "parent": parent,
             "later": later,
             "expired": alert.expired(now),
+            "provenance": provenance.get(alert.id),
             "page_scope": f"levels/{alert.level.value}",
         },
     )

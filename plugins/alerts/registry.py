@@ -40,7 +40,9 @@ def load_registry(content: Path) -> Registry:
     problems: list[Problem] = []
     sector_rows = _read_list(content / SECTORS_FILE, ("slug", "name", "description"), (), problems)
     source_rows = _read_list(content / SOURCES_FILE, ("slug", "name"), ("url",), problems)
-    sectors = {row["slug"]: Sector(row["slug"], row["name"], row["description"]) for row in sector_rows}
+    sectors = {
+        row["slug"]: Sector(row["slug"], row["name"], row["description"]) for row in sector_rows
+    }
     if ALL_SECTORS in sectors:
         problems.append(
             Problem(SECTORS_FILE, 1, "slug", f"'{ALL_SECTORS}' is reserved for every sector")
@@ -63,6 +65,9 @@ def _read_list(
     except FileNotFoundError:
         problems.append(Problem(name, 1, "file", "is missing (it lists what alerts may name)"))
         return []
+    except OSError as exc:  # a folder, or unreadable
+        problems.append(Problem(name, 1, "file", f"cannot be read ({exc.strerror})"))
+        return []
     except FrontMatterError as exc:
         problems.append(Problem(name, exc.line, exc.field, exc.message))
         return []
@@ -80,7 +85,12 @@ def _read_list(
         bad = False
         for key in sorted(set(item) - allowed):
             problems.append(
-                Problem(name, 1, f"{where}.{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
+                Problem(
+                    name,
+                    1,
+                    f"{where}.{key}",
+                    f"unknown field (allowed: {', '.join(sorted(allowed))})",
+                )
             )
             bad = True
         for key in required:
@@ -91,11 +101,28 @@ def _read_list(
             if key in item and not isinstance(item[key], str):
                 problems.append(Problem(name, 1, f"{where}.{key}", "must be text"))
                 bad = True
+        url = item.get("url")
+        if isinstance(url, str) and not url.strip().lower().startswith(("https://", "http://")):
+            # Pages link to it: "javascript:..." here would run in every reader's browser.
+            problems.append(
+                Problem(
+                    name,
+                    1,
+                    f"{where}.url",
+                    f"{url!r} is not a web address (allowed: http(s)://...)",
+                )
+            )
+            bad = True
         slug = item.get("slug")
         if isinstance(slug, str):
             if not SLUG.fullmatch(slug):
                 problems.append(
-                    Problem(name, 1, f"{where}.slug", f"{slug!r} is not a slug (lower-case a-z, 0-9, single hyphens)")
+                    Problem(
+                        name,
+                        1,
+                        f"{where}.slug",
+                        f"{slug!r} is not a slug (lower-case a-z, 0-9, single hyphens)",
+                    )
                 )
                 bad = True
             elif slug in seen:

@@ -30,13 +30,22 @@ def slugify(title: str, limit: int = 60) -> str:
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
     if len(slug) > limit:
-        slug = slug[:limit].rsplit("-", 1)[0]
-    return slug or "alert"
+        # One character more shows whether the cut falls between words; a single word
+        # longer than the limit is cut mid-word.
+        head = slug[: limit + 1]
+        slug = head.rsplit("-", 1)[0] if "-" in head else slug[:limit]
+    return slug.strip("-") or "alert"
+
+
+# JSON leaves these as they are, but YAML cannot read them raw: DEL and C1 controls are not
+# printable to it, and NEL, LS and PS are line breaks.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def _quoted(value: str) -> str:
     # JSON strings are valid YAML double-quoted scalars: nothing in them is reinterpreted.
-    return json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_skeleton(new: NewAlert) -> str:
@@ -80,8 +89,11 @@ def skeleton_path(content: Path, new: NewAlert) -> Path:
 
 def write_skeleton(content: Path, new: NewAlert) -> Path:
     path = skeleton_path(content, new)
-    if path.exists():
-        raise CascadeError(f"{path} already exists; choose another title")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_skeleton(new), encoding="utf-8")
+    try:
+        # "x" refuses an existing file, and a symbolic link even when it leads nowhere.
+        with path.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(render_skeleton(new))
+    except FileExistsError:
+        raise CascadeError(f"{path} already exists; choose another title") from None
     return path

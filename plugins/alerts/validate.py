@@ -7,7 +7,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -23,13 +23,17 @@ OPTIONAL = (
     "summary", "updates", "expires", "status", "corrections", "attachments", "topics",
 )  # fmt: skip
 FIELDS = REQUIRED + OPTIONAL
-ID_PATTERN = re.compile(r"(\d{4})-(\d{2})-(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*")
+# [0-9], not \d: \d also matches Arabic-Indic and other digits, and ids are ASCII.
+ID_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})-[a-z0-9]+(?:-[a-z0-9]+)*")
 ALERTS_DIR = "alerts"
 DATETIME_EXAMPLE = "like 2017-04-20T21:30:00+01:00"
 # Control characters and bidirectional overrides: invisible, and able to make a title
 # read differently from what was approved.
-_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_FORBIDDEN_IN_NOTE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The line and paragraph separators U+2028/9 are invisible line breaks in one-line text.
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN_IN_NOTE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 # What XML 1.0 cannot carry; bodies end up in feeds.
 _FORBIDDEN_IN_BODY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -55,9 +59,21 @@ def alert_id_problems(path: str) -> list[Problem]:
     match = ID_PATTERN.fullmatch(stem)
     if not match:
         return [Problem(path, 1, "id", f"file name {PurePosixPath(path).name!r} is not {allowed}")]
+    try:
+        date.fromisoformat(stem[:10])
+    except ValueError:
+        return [
+            Problem(path, 1, "id", f"file name date {stem[:10]} is not a real date ({allowed})")
+        ]
     if parts[1] != match.group(1):
         return [
-            Problem(path, 1, "id", f"is in folder {parts[1]!r} but dated {match.group(1)} (move it to alerts/{match.group(1)}/)")
+            Problem(
+                path,
+                1,
+                "id",
+                f"is in folder {parts[1]!r} but dated {match.group(1)} "
+                f"(move it to alerts/{match.group(1)}/)",
+            )
         ]
     return []
 
@@ -90,12 +106,12 @@ def parse_alert(source: SourceFile, path: str, registry: Registry) -> ParsedAler
 
     title = v.text("title", TITLE_LIMIT, required=True)
     level = v.choice("level", Level)
-    issued = v.datetime("issued")
+    issued = v.date_time("issued")
     sectors = v.sectors(registry)
     sources = v.slugs("source", allowed=registry.sources, allow_single=True)
     summary = v.text("summary", SUMMARY_LIMIT, required=False)
     updates = v.reference("updates")
-    expires = v.datetime("expires")
+    expires = v.date_time("expires")
     status = v.choice("status", Status) if "status" in meta else Status.ACTIVE
     corrections = v.corrections(issued)
     attachments = v.attachment_names()
@@ -124,9 +140,24 @@ def parse_alert(source: SourceFile, path: str, registry: Registry) -> ParsedAler
     bad_char = _FORBIDDEN_IN_BODY.search(source.body)
     if bad_char:
         line = source.body_line + source.body[: bad_char.start()].count("\n")
-        v.problem("body", f"contains control character U+{ord(bad_char.group()):04X} (remove it)", line=line)
+        v.problem(
+            "body",
+            f"contains control character U+{ord(bad_char.group()):04X} (remove it)",
+            line=line,
+        )
     if not body.text and status is not Status.WITHDRAWN:
-        v.problem("body", "is empty (only a withdrawn alert may have no body)", line=source.body_line)
+        v.problem(
+            "body", "is empty (only a withdrawn alert may have no body)", line=source.body_line
+        )
+    default_summary = cut_summary(body.first_paragraph) if summary is None else None
+    bad_summary = _FORBIDDEN_IN_TEXT.search(default_summary or "")
+    if bad_summary:
+        v.problem(
+            "body",
+            "the first paragraph, used as the summary, contains control or bidirectional "
+            f"character U+{ord(bad_summary.group()):04X} (remove it, or write a summary)",
+            line=source.body_line,
+        )
     if body.images:
         v.problem(
             "body",
@@ -147,7 +178,7 @@ def parse_alert(source: SourceFile, path: str, registry: Registry) -> ParsedAler
         issued=issued,
         sectors=sectors,
         sources=sources,
-        summary=summary if summary is not None else cut_summary(body.first_paragraph),
+        summary=summary if summary is not None else default_summary or "",
         body_html=body.html,
         updates=updates,
         expires=expires,
@@ -186,31 +217,46 @@ class _Validator:
     def problem(self, field: str, message: str, line: int | None = None) -> None:
         self.failed.add(field.split("[")[0])
         self.problems.append(
-            Problem(self.path, line if line is not None else self.lines.get(field, 1), field, message)
+            Problem(
+                self.path, line if line is not None else self.lines.get(field, 1), field, message
+            )
         )
 
     def text(self, field: str, limit: int, required: bool) -> str | None:
         if field not in self.meta:
             return None
         value = self.meta[field]
+        shown = self.spellings.get(field)
+        if value is None and shown == "":
+            value = ""  # "title:" with nothing after it
         if not isinstance(value, str):
-            shown = self.spellings.get(field, _yaml_spelling(value))
-            self.problem(
-                field,
-                f"must be text, but YAML reads {shown} as {_type_name(value)} "
-                f'(put it in quotes: {field}: "{shown}")',
-            )
+            if shown is None:  # a list or a mapping: quoting it would not help
+                self.problem(field, f"must be text, not {_type_name(value)}")
+            else:
+                self.problem(
+                    field,
+                    f"must be text, but YAML reads {shown} as {_type_name(value)} "
+                    f'(put it in quotes: {field}: "{shown}")',
+                )
             return None
         value = value.strip()
-        if required and not value:
-            self.problem(field, f"is empty ({_ALLOWED.get(field, f'text up to {limit} characters')})")
+        if not value:
+            allowed = (
+                _ALLOWED[field]
+                if required
+                else f"up to {limit} characters, or leave {field} out to use the default"
+            )
+            self.problem(field, f"is empty ({allowed})")
             return None
         if len(value) > limit:
             self.problem(field, f"is {len(value)} characters long (at most {limit})")
             return None
         bad = _FORBIDDEN_IN_TEXT.search(value)
         if bad:
-            self.problem(field, f"contains control or bidirectional character U+{ord(bad.group()):04X} (remove it)")
+            self.problem(
+                field,
+                f"contains control or bidirectional character U+{ord(bad.group()):04X} (remove it)",
+            )
             return None
         return value
 
@@ -226,7 +272,7 @@ class _Validator:
         self.problem(field, f"{shown!r} is not allowed (allowed: {allowed})")
         return None
 
-    def datetime(self, field: str) -> datetime | None:
+    def date_time(self, field: str) -> datetime | None:
         if field not in self.meta:
             return None
         return self._parse_datetime(self.meta[field], field)
@@ -240,12 +286,18 @@ class _Validator:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             parsed = None
-        if parsed is None or "T" not in text.upper() or not re.match(r"\d{4}-\d{2}-\d{2}", text):
+        if (
+            parsed is None
+            or "T" not in text.upper()
+            or not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text)
+        ):
             self.problem(field, f"{text!r} is not an ISO 8601 date-time ({DATETIME_EXAMPLE})", line)
             return None
         if parsed.tzinfo is None:
             self.problem(
-                field, f"{text!r} has no UTC offset (add one, {DATETIME_EXAMPLE}, or Z for UTC)", line
+                field,
+                f"{text!r} has no UTC offset (add one, {DATETIME_EXAMPLE}, or Z for UTC)",
+                line,
             )
             return None
         return parsed
@@ -266,14 +318,20 @@ class _Validator:
             return (ALL_SECTORS,)
         return self._slug_list("sectors", value, registry.sectors, "sectors.yml")
 
-    def slugs(self, field: str, allowed: Mapping[str, Any] | None, allow_single: bool) -> tuple[str, ...] | None:
+    def slugs(
+        self, field: str, allowed: Mapping[str, Any] | None, allow_single: bool
+    ) -> tuple[str, ...] | None:
         if field not in self.meta:
             return None
         value = self.meta[field]
         if allow_single and isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value:
-            what = "a slug or a non-empty list of slugs" if allow_single else "a non-empty list of slugs"
+            what = (
+                "a slug or a non-empty list of slugs"
+                if allow_single
+                else "a non-empty list of slugs"
+            )
             self.problem(field, f"must be {what}")
             return None
         return self._slug_list(field, value, allowed, "sources.yml")
@@ -288,7 +346,8 @@ class _Validator:
             if not isinstance(item, str) or not SLUG.fullmatch(item):
                 self.problem(
                     name,
-                    f"{_yaml_spelling(item)!r} is not a slug (lower-case a-z, 0-9 and single hyphens)",
+                    f"{_yaml_spelling(item)!r} is not a slug "
+                    "(lower-case a-z, 0-9 and single hyphens)",
                     self.lines.get(field),
                 )
                 ok = False
@@ -314,7 +373,9 @@ class _Validator:
         value = self.meta[field]
         if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
             self.problem(
-                field, f"{_yaml_spelling(value)!r} is not an alert id (the file name without .md, like 2017-04-20-paris-incident)"
+                field,
+                f"{_yaml_spelling(value)!r} is not an alert id "
+                "(the file name without .md, like 2017-04-20-paris-incident)",
             )
             return None
         return value
@@ -340,7 +401,12 @@ class _Validator:
                 continue
             bad = _FORBIDDEN_IN_NOTE.search(note)
             if bad:
-                self.problem(f"{name}.note", f"contains control or bidirectional character U+{ord(bad.group()):04X} (remove it)", line)
+                self.problem(
+                    f"{name}.note",
+                    "contains control or bidirectional character "
+                    f"U+{ord(bad.group()):04X} (remove it)",
+                    line,
+                )
                 continue
             if at is None:
                 continue
@@ -348,7 +414,11 @@ class _Validator:
                 self.problem(f"{name}.at", "must be later than issued", line)
                 continue
             if result and at <= result[-1].at:
-                self.problem(f"{name}.at", "corrections must be listed oldest first, each later than the one before", line)
+                self.problem(
+                    f"{name}.at",
+                    "corrections must be listed oldest first, each later than the one before",
+                    line,
+                )
                 continue
             result.append(Correction(at=at, note=note.strip()))
         return tuple(result)
@@ -358,7 +428,9 @@ class _Validator:
             return ()
         value = self.meta["attachments"]
         if not isinstance(value, list) or not value:
-            self.problem("attachments", "must be a non-empty list of file names in content/attachments/")
+            self.problem(
+                "attachments", "must be a non-empty list of file names in content/attachments/"
+            )
             return ()
         names: list[str] = []
         for index, item in enumerate(value):

@@ -193,8 +193,8 @@ def test_month_archive_is_complete_and_newest_first(page: Page, raw: list[Raw]) 
 
 
 def test_no_pelican_pagination_files(demo_site: Path) -> None:
-    names = [p.name for p in demo_site.rglob("*.html")]
-    assert set(names) == {"index.html"}
+    names = [p.relative_to(demo_site).as_posix() for p in demo_site.rglob("*.html")]
+    assert {n for n in names if not n.endswith("/index.html")} == {"index.html", "404.html"}
 
 
 def test_pages_carry_security_headers_and_no_inline_script(demo_site: Path) -> None:
@@ -204,3 +204,13 @@ def test_pages_carry_security_headers_and_no_inline_script(demo_site: Path) -> N
         assert csp and "default-src 'self'" in csp[0].get("content"), path
         assert not tree.cssselect("script"), path
         assert not tree.cssselect("[style]"), path
+
+
+def test_headers_file_matches_the_page_policy(demo_site: Path) -> None:
+    headers = (demo_site / "_headers").read_text()
+    meta = lxml.html.fromstring((demo_site / "index.html").read_bytes()).cssselect(
+        "meta[http-equiv='Content-Security-Policy']"
+    )[0]
+    assert f"Content-Security-Policy: {meta.get('content')}; frame-ancestors 'none'" in headers
+    assert "X-Content-Type-Options: nosniff" in headers
+    assert "Referrer-Policy: strict-origin-when-cross-origin" in headers

@@ -1,0 +1,165 @@
+"""Render one feed scope as Atom 1.0 or RSS 2.0 bytes, with feedgen and our extensions.
+
+Atom and RSS are built by separate FeedGenerator instances, each told only what its format
+needs, so no feedgen cross-format shortcut (content vs description, last link wins, last
+enclosure wins) can leak from one format into the other.
+
+RSS items carry the summary as `description` and the full body as `content:encoded`. Readers
+that understand content:encoded (Feedly, Inoreader, NetNewsWire, Thunderbird, Outlook) show the
+full alert; email digests and minimal readers that only read `description` show a complete,
+plain sentence rather than a cut-off body. The summary is HTML-escaped before it goes in,
+because `description` is entity-encoded HTML: a literal "<valve>" must not become a tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+from html import escape
+from typing import Any
+
+from alerts.model import Alert, newest_first_key
+from feedgen.feed import FeedGenerator
+
+from .context import FeedContext
+from .extension import (
+    ATOM_LINKS,
+    CASCADE,
+    RSS_UPDATED,
+    THREAD,
+    AtomLink,
+    AtomLinksEntryExtension,
+    AtomLinksExtension,
+    CascadeEntryExtension,
+    CascadeExtension,
+    RssUpdatedEntryExtension,
+    RssUpdatedExtension,
+    ThreadEntryExtension,
+    ThreadExtension,
+)
+from .html import xml_safe
+from .scopes import FeedFormat, FeedScope
+
+# Site-relative, so a browser viewing a feed on our own origin can style it.
+XSL_HREF = "/feeds/feed.xsl"
+
+# feedgen has no way to add a processing instruction, so we write the whole prologue ourselves
+# and ask feedgen for the document element only.
+_PROLOGUE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<?xml-stylesheet type="text/xsl" href="' + XSL_HREF.encode("ascii") + b'"?>\n'
+)
+
+GENERATOR = "Cascade"
+
+
+def feed_updated(entries: Sequence[Alert], ctx: FeedContext) -> datetime:
+    """The newest entry's `updated`, never the build time; an empty feed says tag_start 00:00Z."""
+    if not entries:
+        return datetime.combine(ctx.settings.tag_start, time(0, 0), tzinfo=UTC)
+    # max() keeps the first of equal instants and callers pass sorted entries: ties are stable.
+    return max((alert.updated for alert in entries), key=lambda moment: moment.timestamp())
+
+
+def render_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
+    """The scope's Atom 1.0 document; `entries` are sorted newest first here."""
+    ordered = sorted(entries, key=newest_first_key)
+    fg = _feed(scope, ordered, ctx, FeedFormat.ATOM)
+    fg.register_extension(THREAD, ThreadExtension, ThreadEntryExtension, atom=True, rss=False)
+    fg.register_extension(
+        ATOM_LINKS, AtomLinksExtension, AtomLinksEntryExtension, atom=True, rss=False
+    )
+    for alert in ordered:
+        entry = _entry(fg, alert, ctx, labels=True)
+        entry.author([_author(source.name, source.url) for source in ctx.source_list(alert)])
+        # Set content() after everything else that touches text: a later description() would
+        # replace it and drop type="html".
+        entry.summary(ctx.summary_text(alert))
+        entry.content(ctx.content_html(alert), type="html")
+        links: AtomLinksEntryExtension = getattr(entry, ATOM_LINKS)
+        links.add(AtomLink(href=ctx.alert_url(alert.id), rel="alternate", type="text/html"))
+        for attachment in alert.attachments:
+            links.add(
+                AtomLink(
+                    href=ctx.attachment_url(attachment.name),
+                    rel="enclosure",
+                    type=attachment.media_type,
+                    title=xml_safe(attachment.name),
+                    length=attachment.size,
+                )
+            )
+        parent = ctx.metadata(alert).updates
+        if parent is not None:
+            thread: ThreadEntryExtension = getattr(entry, THREAD)
+            thread.in_reply_to(parent)
+    document: bytes = fg.atom_str(pretty=True, xml_declaration=False, encoding="UTF-8")
+    return _PROLOGUE + document
+
+
+def render_rss(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
+    """The scope's RSS 2.0 document; `entries` are sorted newest first here."""
+    ordered = sorted(entries, key=newest_first_key)
+    fg = _feed(scope, ordered, ctx, FeedFormat.RSS)
+    # RSS <author> must be an email address, which sources lack: dc:creator takes a name.
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension(
+        RSS_UPDATED, RssUpdatedExtension, RssUpdatedEntryExtension, atom=False, rss=True
+    )
+    for alert in ordered:
+        entry = _entry(fg, alert, ctx, labels=False)
+        entry.link(href=ctx.alert_url(alert.id), rel="alternate")
+        updated: RssUpdatedEntryExtension = getattr(entry, RSS_UPDATED)
+        updated.updated(alert.updated)
+        entry.dc.dc_creator([source.name for source in ctx.source_list(alert)])
+        entry.description(escape(ctx.summary_text(alert), quote=False))
+        entry.content(ctx.content_html(alert))
+        if alert.attachments:
+            # RSS allows one enclosure per item: the first; content_html lists them all.
+            first = alert.attachments[0]
+            entry.enclosure(ctx.attachment_url(first.name), str(first.size), first.media_type)
+    document: bytes = fg.rss_str(pretty=True, xml_declaration=False, encoding="UTF-8")
+    return _PROLOGUE + document
+
+
+def _author(name: str, url: str | None) -> dict[str, str]:
+    return {"name": name} if url is None else {"name": name, "uri": url}
+
+
+def _feed(scope: FeedScope, ordered: Sequence[Alert], ctx: FeedContext, fmt: FeedFormat) -> Any:
+    """A FeedGenerator with the channel-level fields both formats share."""
+    fg = FeedGenerator()
+    fg.register_extension(CASCADE, CascadeExtension, CascadeEntryExtension)
+    fg.id(ctx.feed_id(scope.key))
+    fg.title(xml_safe(f"{ctx.settings.site_name}: {scope.title}"))
+    fg.subtitle(xml_safe(scope.description))
+    fg.updated(feed_updated(ordered, ctx))
+    fg.author(name=xml_safe(ctx.settings.site_name), uri=ctx.url("/"))
+    fg.generator(GENERATOR)
+    fg.link(href=ctx.url(scope.feed_path(fmt)), rel="self", type=fmt.media_type)
+    # The last link() becomes the RSS channel <link>: it must be the HTML page, not the feed.
+    fg.link(href=ctx.url(scope.page_path), rel="alternate", type="text/html")
+    return fg
+
+
+def _entry(fg: Any, alert: Alert, ctx: FeedContext, labels: bool) -> Any:
+    """An entry with the fields both formats share, appended in the caller's order.
+
+    RSS categories are plain text, which feedgen fills from the label when there is one;
+    feed consumers filter on them, so RSS gets the stable slug (`labels=False`).
+    """
+    entry = fg.add_entry(order="append")
+    entry.id(ctx.entry_id(alert))  # also the RSS guid, isPermaLink="false"; never call guid()
+    entry.title(ctx.entry_title(alert))
+    entry.published(alert.issued)
+    entry.updated(alert.updated)
+    entry.category(
+        [
+            {"term": c.term, "scheme": c.scheme}
+            if c.label is None or not labels
+            else {"term": c.term, "scheme": c.scheme, "label": c.label}
+            for c in ctx.categories(alert)
+        ]
+    )
+    cascade: CascadeEntryExtension = getattr(entry, CASCADE)
+    cascade.metadata(ctx.metadata(alert))
+    return entry

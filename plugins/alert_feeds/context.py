@@ -1,0 +1,178 @@
+"""What every feed format needs beyond the alerts: lookups, URLs, ids and shared entry text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from urllib.parse import quote
+
+from alerts.errors import BuildError
+from alerts.model import ALL_SECTORS, Alert, Provenance, Sector, Source
+from alerts.settings import CascadeSettings
+
+from .html import absolutise, xml_safe
+
+ALL_SECTORS_LABEL = "All sectors"
+
+
+@dataclass(frozen=True)
+class Category:
+    """One Atom category / RSS category / JSON tag; `label` is None when there is no name."""
+
+    term: str
+    scheme: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class ThreadParent:
+    """The alert an update follows, as RFC 4685 names it: its entry id and its page."""
+
+    ref: str
+    href: str
+
+
+@dataclass(frozen=True)
+class EntryMetadata:
+    """Cascade's own per-entry facts, written as `cascade:*` elements and JSON `_cascade`."""
+
+    level: str
+    sectors: tuple[str, ...]
+    sources: tuple[str, ...]
+    updates: ThreadParent | None
+    expires: datetime | None
+    status: str
+    provenance: Provenance | None
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """Everything about the site a renderer needs; every text it hands out is XML-safe."""
+
+    settings: CascadeSettings
+    sectors: Mapping[str, Sector]
+    sources: Mapping[str, Source]
+    provenance: Mapping[str, Provenance]  # by alert id; missing when not known
+    # Every alert of the build by id, so an update can name the alert it follows even when
+    # that alert has left the feed (retention) or is outside its scope.
+    alerts: Mapping[str, Alert] = field(default_factory=dict)
+
+    # URLs and ids
+
+    def url(self, path: str) -> str:
+        """An absolute URL on the public site for a site-relative path."""
+        return f"{self.settings.public_url.rstrip('/')}/{path.lstrip('/')}"
+
+    def alert_url(self, alert_id: str) -> str:
+        return self.url(f"/alerts/{quote(alert_id, safe='')}/")
+
+    def attachment_url(self, name: str) -> str:
+        return self.url(f"/attachments/{quote(name)}")
+
+    def entry_id(self, alert: Alert) -> str:
+        """The alert's RFC 4151 tag, dated by its issue date in the author's own offset."""
+        day = alert.issued.date().isoformat()
+        return f"tag:{self.settings.tag_authority},{day}:/alerts/{alert.id}"
+
+    def feed_id(self, scope_key: str) -> str:
+        start = self.settings.tag_start.isoformat()
+        return f"tag:{self.settings.tag_authority},{start}:/feeds/{scope_key}"
+
+    # Lookups
+
+    def source_list(self, alert: Alert) -> tuple[Source, ...]:
+        """The alert's sources; an unknown slug (validation's job) still names itself."""
+        found = (self.sources.get(slug) or Source(slug=slug, name=slug) for slug in alert.sources)
+        return tuple(
+            Source(slug=s.slug, name=xml_safe(s.name), url=s.url and xml_safe(s.url)) for s in found
+        )
+
+    def sector_label(self, slug: str) -> str:
+        if slug == ALL_SECTORS:
+            return ALL_SECTORS_LABEL
+        sector = self.sectors.get(slug)
+        return xml_safe(sector.name if sector else slug)
+
+    def parent(self, alert: Alert) -> Alert | None:
+        if alert.updates is None:
+            return None
+        parent = self.alerts.get(alert.updates)
+        if parent is None:
+            raise BuildError(
+                f"alert {alert.id!r} updates {alert.updates!r}, which is not in "
+                "FeedContext.alerts: pass every alert of the build by id"
+            )
+        return parent
+
+    # Entry text shared by Atom, RSS and JSON Feed
+
+    def entry_title(self, alert: Alert) -> str:
+        """`AMBER: title`, or `WITHDRAWN: AMBER: title`, so the level shows in any reader."""
+        prefix = "WITHDRAWN: " if alert.withdrawn else ""
+        return xml_safe(f"{prefix}{alert.level.label}: {alert.title}")
+
+    def summary_text(self, alert: Alert) -> str:
+        return xml_safe(alert.summary)
+
+    def content_html(self, alert: Alert) -> str:
+        """The body with absolute URLs, plus what readers would otherwise miss.
+
+        A withdrawal notice leads, then the body, the corrections and a list of every
+        attachment (RSS can carry only one enclosure, so the list is the only complete one).
+        """
+        parts: list[str] = []
+        if alert.withdrawn:
+            parts.append("<p><strong>This alert has been withdrawn.</strong></p>\n")
+        parts.append(absolutise(alert.body_html, self.alert_url(alert.id)))
+        if alert.corrections:
+            items = "".join(
+                f"<li>{c.at:%Y-%m-%d %H:%M %z}: {escape(c.note, quote=False)}</li>"
+                for c in alert.corrections
+            )
+            parts.append(f"\n<h2>Corrections</h2>\n<ul>{items}</ul>")
+        if alert.attachments:
+            items = "".join(
+                f'<li><a href="{escape(self.attachment_url(a.name))}">'
+                f"{escape(a.name, quote=False)}</a> ({escape(a.media_type, quote=False)}, "
+                f"{a.size:,} bytes)</li>"
+                for a in alert.attachments
+            )
+            parts.append(f"\n<h2>Attachments</h2>\n<ul>{items}</ul>")
+        return xml_safe("".join(parts))
+
+    def categories(self, alert: Alert) -> tuple[Category, ...]:
+        """Level, then each sector, then each topic, each under its own scheme URL."""
+        level = Category(alert.level.value, self.url("/levels/"), alert.level.label)
+        sectors = tuple(
+            Category(xml_safe(slug), self.url("/sectors/"), self.sector_label(slug))
+            for slug in alert.sectors
+        )
+        topics = tuple(
+            Category(xml_safe(topic), self.url("/topics/"), None) for topic in alert.topics
+        )
+        return (level, *sectors, *topics)
+
+    def metadata(self, alert: Alert) -> EntryMetadata:
+        parent = self.parent(alert)
+        provenance = self.provenance.get(alert.id)
+        if provenance is not None:
+            provenance = Provenance(
+                commit=xml_safe(provenance.commit),
+                signer_fingerprint=xml_safe(provenance.signer_fingerprint),
+                signer_name=xml_safe(provenance.signer_name),
+            )
+        return EntryMetadata(
+            level=alert.level.value,
+            sectors=tuple(xml_safe(slug) for slug in alert.sectors),
+            sources=tuple(xml_safe(slug) for slug in alert.sources),
+            updates=(
+                None
+                if parent is None
+                else ThreadParent(ref=self.entry_id(parent), href=self.alert_url(parent.id))
+            ),
+            expires=alert.expires,
+            status=alert.status.value,
+            provenance=provenance,
+        )
