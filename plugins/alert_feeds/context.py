@@ -58,6 +58,8 @@ class FeedContext:
     # Every alert of the build by id, so an update can name the alert it follows even when
     # that alert has left the feed (retention) or is outside its scope.
     alerts: Mapping[str, Alert] = field(default_factory=dict)
+    # An alert appears in many feeds; its content HTML is worked out once per build.
+    _content: dict[Alert, str] = field(default_factory=dict, compare=False, repr=False)
 
     # URLs and ids
 
@@ -117,6 +119,11 @@ class FeedContext:
         return xml_safe(alert.summary)
 
     def content_html(self, alert: Alert) -> str:
+        if alert not in self._content:
+            self._content[alert] = self._content_html(alert)
+        return self._content[alert]
+
+    def _content_html(self, alert: Alert) -> str:
         """The body with absolute URLs, plus what readers would otherwise miss.
 
         A withdrawal notice leads, then the body, the corrections and a list of every

@@ -17,7 +17,11 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
-    """The scope's JSON Feed, UTF-8, keys in a fixed order, two-space indent, final newline."""
+    """The scope's JSON Feed, UTF-8, keys in a fixed order, compact, final newline.
+
+    Compact because json.dumps falls back to its pure-Python encoder whenever it indents,
+    and feeds are written by the hundred on every build.
+    """
     ordered = sorted(entries, key=newest_first_key)
     feed_url = ctx.url(scope.feed_path(FeedFormat.JSON))
     feed: dict[str, Any] = {
@@ -35,7 +39,7 @@ def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
     }
     # Titles and bodies carry no XML-illegal characters either (xml_safe), so every format
     # says exactly the same thing.
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _item(alert: Alert, ctx: FeedContext) -> dict[str, Any]:
