@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -47,24 +48,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser(
-        "check", help="validate alert files and print every problem", description=(
+        "check",
+        help="validate alert files and print every problem",
+        description=(
             "Validate alert files (default: all of content/), including rules across files. "
             "Prints every problem as path:line: field: message and exits 1 if there are any."
-        )
+        ),
     )
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="alert files to check")
     check.add_argument("--content", type=Path, default=ROOT / "content", help="content folder")
-    check.add_argument("--now", type=parse_now, help="the clock for the future-date rule (ISO 8601)")
+    check.add_argument(
+        "--now", type=parse_now, help="the clock for the future-date rule (ISO 8601)"
+    )
 
     new = commands.add_parser(
-        "new", help="write a valid alert skeleton", description=(
+        "new",
+        help="write a valid alert skeleton",
+        description=(
             "Write a correctly named alert file from flags, asking for what is missing when "
             "run in a terminal."
-        )
+        ),
     )
     new.add_argument("--title")
     new.add_argument("--level", choices=[level.value for level in Level])
-    new.add_argument("--sector", action="append", default=[], help="sector slug or 'all' (repeatable)")
+    new.add_argument(
+        "--sector", action="append", default=[], help="sector slug or 'all' (repeatable)"
+    )
     new.add_argument("--source", action="append", default=[], help="source slug (repeatable)")
     new.add_argument("--summary")
     new.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
@@ -73,15 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--content", type=Path, default=ROOT / "content", help="content folder")
 
     build = commands.add_parser(
-        "build", help="check, then build the site into the output folder", description=(
+        "build",
+        help="check, then build the site into the output folder",
+        description=(
             "Check all content, then build the site with Pelican. The output folder is "
             "replaced only if the whole build succeeded."
-        )
+        ),
     )
     _build_options(build)
 
     serve = commands.add_parser(
-        "serve", help="build, serve locally and rebuild on changes",
+        "serve",
+        help="build, serve locally and rebuild on changes",
         description="Build the site, serve it on localhost and rebuild when content changes.",
     )
     _build_options(serve)
@@ -91,13 +103,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _build_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--content", type=Path, help="content folder (default: the settings' PATH)")
-    command.add_argument("--output", type=Path, help="output folder (default: the settings' OUTPUT_PATH)")
-    command.add_argument("--now", type=parse_now, help="fix the clock (ISO 8601) for reproducible builds")
-    command.add_argument("--production", action="store_true", help="use publishconf.py and require a verified history")
-    command.add_argument("--settings", type=Path, help="Pelican settings file (default: pelicanconf.py or publishconf.py)")
-    command.add_argument("--full", action="store_true", help="re-render every page, ignoring what the last build wrote")
-    command.add_argument("--no-cache", action="store_true", help="parse every alert again, ignoring the content cache")
+    command.add_argument(
+        "--content", type=Path, help="content folder (default: the settings' PATH)"
+    )
+    command.add_argument(
+        "--output", type=Path, help="output folder (default: the settings' OUTPUT_PATH)"
+    )
+    command.add_argument(
+        "--now", type=parse_now, help="fix the clock (ISO 8601) for reproducible builds"
+    )
+    command.add_argument(
+        "--production",
+        action="store_true",
+        help="use publishconf.py and require a verified history",
+    )
+    command.add_argument(
+        "--settings",
+        type=Path,
+        help="Pelican settings file (default: pelicanconf.py or publishconf.py)",
+    )
+    command.add_argument(
+        "--full",
+        action="store_true",
+        help="re-render every page, ignoring what the last build wrote",
+    )
+    command.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="parse every alert again, ignoring the content cache",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,9 +179,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                 only.add(rel)
         if outside:
             raise ContentError(outside)
-    loaded = load_content(content, now, FUTURE_TOLERANCE, AlertCache(None, code_fingerprint()), only)
+    loaded = load_content(
+        content, now, FUTURE_TOLERANCE, AlertCache(None, code_fingerprint()), only
+    )
     checked = len(only) if only is not None else len(loaded.collection.alerts)
-    print(f"ok: {checked} alert file(s) checked, no problems ({len(loaded.collection.alerts)} alerts in {content})")
+    print(
+        f"ok: {checked} alert file(s) checked, no problems ({len(loaded.collection.alerts)} alerts in {content})"
+    )
     return EXIT_OK
 
 
@@ -166,14 +204,23 @@ def cmd_new(args: argparse.Namespace) -> int:
     title = ask("Title", args.title)
     level = ask("Level (red, amber, green)", args.level)
     sectors = args.sector or (
-        (ask(f"Sectors, comma-separated ({', '.join(registry.sectors)} or all)", None) or "").split(",")
+        (ask(f"Sectors, comma-separated ({', '.join(registry.sectors)} or all)", None) or "").split(
+            ","
+        )
     )
-    sources = args.source or ((ask(f"Source ({', '.join(registry.sources)})", None) or "").split(","))
+    sources = args.source or (
+        (ask(f"Source ({', '.join(registry.sources)})", None) or "").split(",")
+    )
     sectors = [s.strip() for s in sectors if s.strip()]
     sources = [s.strip() for s in sources if s.strip()]
     missing = [
         name
-        for name, value in (("--title", title), ("--level", level), ("--sector", sectors), ("--source", sources))
+        for name, value in (
+            ("--title", title),
+            ("--level", level),
+            ("--sector", sectors),
+            ("--source", sources),
+        )
         if not value
     ]
     if missing:
@@ -200,9 +247,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _london() -> object:
-    from zoneinfo import ZoneInfo
-
+def _london() -> ZoneInfo:
     return ZoneInfo("Europe/London")
 
 
@@ -260,7 +305,10 @@ def _rebuild_quietly(args: argparse.Namespace) -> None:
     except ContentError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print("not rebuilt: fix the problems above (the last good build is still served)", file=sys.stderr)
+        print(
+            "not rebuilt: fix the problems above (the last good build is still served)",
+            file=sys.stderr,
+        )
     except CascadeError as exc:
         print(f"not rebuilt: {exc}", file=sys.stderr)
 

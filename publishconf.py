@@ -7,7 +7,7 @@ import sys
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 
-from pelicanconf import *  # noqa: E402,F403
+from pelicanconf import *  # noqa: F403
 
 SITEURL = "https://alerts.example.org"
 CASCADE_PUBLIC_URL = SITEURL

@@ -21,15 +21,68 @@ SECTORS = [
     "security-industry", "legal-professional", "insurance", "media", "faith", "charities",
     "tourism-culture", "manufacturing",
 ]  # fmt: skip
-SOURCES = ["met-police", "city-of-london-police", "btp", "london-protect", "ncpp", "nfib", "falcon", "tfl"]
+SOURCES = [
+    "met-police",
+    "city-of-london-police",
+    "btp",
+    "london-protect",
+    "ncpp",
+    "nfib",
+    "falcon",
+    "tfl",
+]
 TOPICS = ["fraud", "cyber", "terrorism", "transport", "protest", "crime", "weather", "public-order"]
-PLACES = ["Oxford Street", "Bank junction", "King's Cross", "Canary Wharf", "Southwark", "Camden", "Holborn", "Stratford"]
-EVENTS = ["suspicious package", "road closure", "power failure", "protest march", "phishing campaign", "courier fraud", "cable theft", "crowd surge"]
-WORDS = (
-    "officers businesses staff cordon advice incident area premises customers police "
-    "security report suspicious activity vehicles evacuate remain alert update public "
-    "transport disruption expected review plans contact information further message"
-).split()
+PLACES = [
+    "Oxford Street",
+    "Bank junction",
+    "King's Cross",
+    "Canary Wharf",
+    "Southwark",
+    "Camden",
+    "Holborn",
+    "Stratford",
+]
+EVENTS = [
+    "suspicious package",
+    "road closure",
+    "power failure",
+    "protest march",
+    "phishing campaign",
+    "courier fraud",
+    "cable theft",
+    "crowd surge",
+]
+WORDS = [
+    "officers",
+    "businesses",
+    "staff",
+    "cordon",
+    "advice",
+    "incident",
+    "area",
+    "premises",
+    "customers",
+    "police",
+    "security",
+    "report",
+    "suspicious",
+    "activity",
+    "vehicles",
+    "evacuate",
+    "remain",
+    "alert",
+    "update",
+    "public",
+    "transport",
+    "disruption",
+    "expected",
+    "review",
+    "plans",
+    "contact",
+    "information",
+    "further",
+    "message",
+]
 ATTACHMENTS = ["bulletin.pdf", "checklist.pdf", "poster.pdf"]
 
 
@@ -59,7 +112,9 @@ def _pdf(title: str) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)
 
 
@@ -88,7 +143,9 @@ def _body(rng: random.Random, size: int) -> str:
         words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(25, 70)))
         paragraph = words[0].upper() + words[1:] + "."
         if rng.random() < 0.15:
-            paragraph = "## " + rng.choice(["What to do", "Background", "Advice"]) + "\n\n" + paragraph
+            paragraph = (
+                "## " + rng.choice(["What to do", "Background", "Advice"]) + "\n\n" + paragraph
+            )
         if rng.random() < 0.1:
             paragraph += "\n\n- " + "\n- ".join(rng.choice(WORDS) for _ in range(3))
         paragraphs.append(paragraph)
@@ -111,9 +168,7 @@ def alerts(count: int, seed: int = 1, end: datetime | None = None) -> Iterator[S
         title = f"{event.capitalize()} near {place} ({index})"
         slug = f"{event.replace(' ', '-')}-{place.lower().replace(' ', '-').replace(chr(39), '')}-{index}"
         alert_id = f"{local.date().isoformat()}-{slug}"
-        sectors = (
-            ["all"] if rng.random() < 0.1 else rng.sample(SECTORS, rng.randint(1, 5))
-        )
+        sectors = ["all"] if rng.random() < 0.1 else rng.sample(SECTORS, rng.randint(1, 5))
         lines = [
             "---",
             f'title: "{title}"',
@@ -129,7 +184,9 @@ def alerts(count: int, seed: int = 1, end: datetime | None = None) -> Iterator[S
                 lines.append(f'updates: "{parent}"')
         if rng.random() < 0.05:
             at = local + timedelta(minutes=rng.randint(5, 120))
-            lines.append(f'corrections:\n  - at: "{at.isoformat()}"\n    note: "Corrected a detail."')
+            lines.append(
+                f'corrections:\n  - at: "{at.isoformat()}"\n    note: "Corrected a detail."'
+            )
         if rng.random() < 0.02:
             lines.append(f'attachments: ["{rng.choice(ATTACHMENTS)}"]')
         if level != "green" and rng.random() < 0.5:

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, time
 from html import escape
 from typing import Any
 
-from alerts.model import Alert, newest_first_key
 from feedgen.feed import FeedGenerator
+
+from alerts.model import Alert, newest_first_key
 
 from .context import FeedContext
 from .extension import (

@@ -14,7 +14,11 @@ from .opml import SUBSCRIPTIONS_PATH, XSL_PATH, render_opml, render_xsl, sector_
 from .retention import select_entries
 from .scopes import FORMATS, FeedFormat, FeedScope, all_scopes
 
-_RENDERERS = {FeedFormat.ATOM: render_atom, FeedFormat.RSS: render_rss, FeedFormat.JSON: render_json}
+_RENDERERS = {
+    FeedFormat.ATOM: render_atom,
+    FeedFormat.RSS: render_rss,
+    FeedFormat.JSON: render_json,
+}
 
 
 def write_feeds(generator: Any) -> None:

@@ -9,9 +9,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-import markdown
-import nh3
-import yaml
+from importlib.metadata import version
 
 _PLUGINS = Path(__file__).resolve().parent.parent
 
@@ -32,6 +30,6 @@ def files_fingerprint(roots: Iterable[Path], patterns: tuple[str, ...]) -> str:
 def code_fingerprint() -> str:
     """Our plugins' source and the versions of the libraries that shape parsed output."""
     digest = hashlib.sha256(files_fingerprint([_PLUGINS], ("*.py",)).encode())
-    for version in (markdown.__version__, nh3.__version__, yaml.__version__):
-        digest.update(version.encode())
+    for package in ("markdown", "nh3", "pyyaml"):
+        digest.update(f"{package}={version(package)}".encode())
     return digest.hexdigest()

@@ -13,8 +13,10 @@ from markupsafe import Markup
 from pelican.generators import Generator
 
 from . import present
+from .build import ErrorCollector
 from .cache import AlertCache
 from .errors import BuildError
+from .events import build_published, content_loaded, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Level, Provenance
@@ -22,8 +24,6 @@ from .output import SiteOutput, WriteStats
 from .pages import PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
-from .build import ErrorCollector
-from .events import build_published, content_loaded, write_outputs
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
@@ -125,7 +125,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
     def render(self, plan: PagePlan) -> bytes:
         template = self.get_template(plan.template.removesuffix(".html"))
         context = {**self.page_context, **plan.context(), "page_path": plan.path}
-        return template.render(context).encode("utf-8")
+        return str(template.render(context)).encode("utf-8")
 
     def _copy_static(self) -> None:
         assert self._output is not None
@@ -133,7 +133,9 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         for source in sorted(p for p in static.rglob("*") if p.is_file()):
             self._output.copy(f"theme/{source.relative_to(static).as_posix()}", source)
         assert self.loaded is not None
-        names = sorted({a.name for alert in self.loaded.collection.alerts for a in alert.attachments})
+        names = sorted(
+            {a.name for alert in self.loaded.collection.alerts for a in alert.attachments}
+        )
         for name in names:
             self._output.copy(f"attachments/{name}", self.content_dir / "attachments" / name)
 
@@ -184,4 +186,3 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             }
         )
         self.page_context.setdefault("site_notices", [])
-

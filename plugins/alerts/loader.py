@@ -8,9 +8,9 @@ from pathlib import Path
 
 from .cache import AlertCache
 from .collection import AlertCollection, check_collection
+from .discover import find_alert_files
 from .errors import ContentError, Problem
 from .registry import Registry, load_registry
-from .discover import find_alert_files
 from .validate import ParsedAlert
 
 

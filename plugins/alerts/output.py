@@ -99,7 +99,9 @@ class SiteOutput:
             _swap_in(self.staging, self.output)
         else:
             self.journal.write_text(
-                json.dumps({"staging": str(self.staging), "moves": self.staged, "deletes": deleted}),
+                json.dumps(
+                    {"staging": str(self.staging), "moves": self.staged, "deletes": deleted}
+                ),
                 encoding="utf-8",
             )
             recover(self.output)

@@ -35,7 +35,8 @@ def serve(
     server = http.server.ThreadingHTTPServer((bind, port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    print(f"serving {output} at http://{bind}:{port}/ (Ctrl-C to stop)")
+    host, actual_port = server.server_address[:2]
+    print(f"serving {output} at http://{host}:{actual_port}/ (Ctrl-C to stop)", flush=True)
     before = _snapshot(watched)
     try:
         while True:
@@ -52,6 +53,9 @@ def serve(
 
 
 class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request would bury the rebuild messages
+
     def __init__(self, *args: Any, output: Path, **kwargs: Any) -> None:
         self._output = output
         super().__init__(*args, directory=str(output), **kwargs)

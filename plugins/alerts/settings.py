@@ -109,5 +109,7 @@ def _aware_datetime(settings: Mapping[str, Any], key: str) -> datetime | None:
         except ValueError:
             raise SettingsError(key, f"{value!r} is not an ISO 8601 date-time") from None
     if not isinstance(value, datetime) or value.tzinfo is None:
-        raise SettingsError(key, "must be a date-time with a UTC offset, like 2017-04-20T21:30:00+01:00")
+        raise SettingsError(
+            key, "must be a date-time with a UTC offset, like 2017-04-20T21:30:00+01:00"
+        )
     return value

@@ -8,8 +8,8 @@ import lxml.html
 import pytest
 
 from tests.browser.chromium import dom, run, serve
-from tests.site.oracle import read_all
 from tests.conftest import ROOT
+from tests.site.oracle import read_all
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,10 @@ def test_home_and_alert_page_render_level_and_title(demo_site: Path, tmp_path: P
 
         page = lxml.html.fromstring(dom(base + link.get("href")))
         assert page.cssselect("h1")[0].text_content() == alert.meta["title"]
-        assert page.cssselect(".alert-level .level")[0].text_content() == f"{alert.level.upper()} alert"
+        assert (
+            page.cssselect(".alert-level .level")[0].text_content()
+            == f"{alert.level.upper()} alert"
+        )
 
         shot = tmp_path / "alert.png"
         run(base + link.get("href"), f"--screenshot={shot}", "--window-size=1000,1400")

@@ -64,9 +64,17 @@ def test_check_prints_every_problem_in_the_stated_form(
     problems = [line for line in lines if PROBLEM_LINE.match(line)]
     assert len(problems) == len(lines) - 1 == 6
     assert "Traceback" not in err
-    assert 'alerts/2026/2026-11-19-broken.md:2: title: must be text, but YAML reads NO as a true/false value (put it in quotes: title: "NO")' in lines
-    assert "alerts/2026/2026-11-19-broken.md:3: level: 'Red' is not allowed (allowed: red, amber, green)" in lines
-    assert any(": sector: unknown field" in line and "did you mean 'sectors'?" in line for line in lines)
+    assert (
+        'alerts/2026/2026-11-19-broken.md:2: title: must be text, but YAML reads NO as a true/false value (put it in quotes: title: "NO")'
+        in lines
+    )
+    assert (
+        "alerts/2026/2026-11-19-broken.md:3: level: 'Red' is not allowed (allowed: red, amber, green)"
+        in lines
+    )
+    assert any(
+        ": sector: unknown field" in line and "did you mean 'sectors'?" in line for line in lines
+    )
     assert any(": sectors: is required" in line for line in lines)
     assert any(":4: issued: " in line and "has no UTC offset" in line for line in lines)
     assert any(": source[0]: 'nobody' is not in sources.yml" in line for line in lines)
@@ -74,7 +82,9 @@ def test_check_prints_every_problem_in_the_stated_form(
 
 def test_check_only_the_named_files(content: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_alert(content, "2026-11-19-broken", 'title: "x"')
-    good = write_alert(content, "2026-11-19-fine", GOOD_FRONT.replace("2026-11-20T08:30", "2026-11-19T08:30"))
+    good = write_alert(
+        content, "2026-11-19-fine", GOOD_FRONT.replace("2026-11-20T08:30", "2026-11-19T08:30")
+    )
     assert publish.main(["check", "--content", str(content), "--now", DEMO_NOW, str(good)]) == 0
     assert "1 alert file(s) checked" in capsys.readouterr().out
 
@@ -83,13 +93,23 @@ def test_check_refuses_a_future_alert(content: Path, capsys: pytest.CaptureFixtu
     write_alert(content, "2027-11-20-typo-year", GOOD_FRONT.replace("2026-11-20", "2027-11-20"))
     assert publish.main(["check", "--content", str(content), "--now", DEMO_NOW]) == 1
     err = capsys.readouterr().err
-    assert "alerts/2027/2027-11-20-typo-year.md:4: issued: 2027-11-20T08:30:00+00:00 is in the future" in err
+    assert (
+        "alerts/2027/2027-11-20-typo-year.md:4: issued: 2027-11-20T08:30:00+00:00 is in the future"
+        in err
+    )
 
 
-def test_check_thread_must_point_at_an_earlier_alert(content: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_alert(content, "2026-11-20-follow-up", GOOD_FRONT + 'updates: "2026-11-20-nothing-here"\n')
+def test_check_thread_must_point_at_an_earlier_alert(
+    content: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_alert(
+        content, "2026-11-20-follow-up", GOOD_FRONT + 'updates: "2026-11-20-nothing-here"\n'
+    )
     assert publish.main(["check", "--content", str(content), "--now", DEMO_NOW]) == 1
-    assert ":7: updates: '2026-11-20-nothing-here' is not an alert id in content/alerts/" in capsys.readouterr().err
+    assert (
+        ":7: updates: '2026-11-20-nothing-here' is not an alert id in content/alerts/"
+        in capsys.readouterr().err
+    )
 
 
 def test_new_writes_a_valid_skeleton(content: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,7 +127,9 @@ def test_new_writes_a_valid_skeleton(content: Path, capsys: pytest.CaptureFixtur
     assert "wrote " in capsys.readouterr().out
 
 
-def test_new_without_a_terminal_names_what_is_missing(content: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_without_a_terminal_names_what_is_missing(
+    content: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert publish.main(["new", "--content", str(content), "--level", "red"]) == 2
     assert "missing --title, --sector, --source" in capsys.readouterr().err
 
@@ -121,7 +143,10 @@ def test_bad_alert_fails_build_and_keeps_previous_site(
     write_alert(content, "2026-11-20-bad", GOOD_FRONT.replace('"amber"', '"purple"'))
     assert build(content, output) == 1
     err = capsys.readouterr().err
-    assert "alerts/2026/2026-11-20-bad.md:3: level: 'purple' is not allowed (allowed: red, amber, green)" in err
+    assert (
+        "alerts/2026/2026-11-20-bad.md:3: level: 'purple' is not allowed (allowed: red, amber, green)"
+        in err
+    )
     assert tree_digest(output) == before
     assert not list(tmp_path.glob(".output.*")), "staging left behind"
 

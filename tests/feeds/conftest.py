@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from alert_feeds.atom_rss import render_atom, render_rss
 from alert_feeds.context import FeedContext
-from alerts.model import Provenance
 from alert_feeds.jsonfeed import render_json
 from alert_feeds.scopes import FORMATS, FeedFormat, FeedScope, all_scopes
 from alerts.model import (
@@ -23,6 +23,7 @@ from alerts.model import (
     Attachment,
     Correction,
     Level,
+    Provenance,
     Sector,
     Source,
     Status,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from alert_feeds.html import absolutise, xml_safe
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from alert_feeds.html import absolutise, xml_safe
 
 BASE = "https://alerts.example.org/alerts/gas-leak/"
 

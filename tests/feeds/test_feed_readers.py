@@ -10,8 +10,9 @@ from typing import Any
 
 import feedparser
 import pytest
-from alert_feeds.scopes import FeedFormat
 from lxml import html as lxml_html
+
+from alert_feeds.scopes import FeedFormat
 
 
 def words(html: str) -> list[str]:

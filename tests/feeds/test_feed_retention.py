@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from alert_feeds.retention import select_entries
-from alerts.model import Correction, newest_first_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from alert_feeds.retention import select_entries
+from alerts.model import Correction, newest_first_key
 
 NOW = datetime(2026, 4, 3, 12, 0, tzinfo=UTC)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alert_feeds.scopes import FORMATS, FeedFormat, all_scopes
 from alerts.model import Level, Sector
 

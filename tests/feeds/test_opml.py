@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from lxml import etree
+
 from alert_feeds.atom_rss import render_atom, render_rss
 from alert_feeds.opml import OPML_FORMAT, render_opml, render_xsl, sector_opml_path
 from alert_feeds.scopes import all_scopes
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lxml import etree
 
 PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
 

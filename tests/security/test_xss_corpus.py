@@ -68,7 +68,12 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> tupl
     built = len(list(content.rglob("*.md")))
     assert built > 700, "most vectors should be publishable as escaped text"
     output = base / "output"
-    assert publish.main(["build", "--content", str(content), "--output", str(output), "--now", DEMO_NOW]) == 0
+    assert (
+        publish.main(
+            ["build", "--content", str(content), "--output", str(output), "--now", DEMO_NOW]
+        )
+        == 0
+    )
     return output, built
 
 

@@ -7,11 +7,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import feedparser
 import lxml.html
-import pytest
 from jsonschema import Draft7Validator
 from lxml import etree
 
@@ -52,7 +50,9 @@ def retained(members: list[Raw]) -> list[Raw]:
         corrections = a.meta.get("corrections") or []
         return datetime.fromisoformat(corrections[-1]["at"]) if corrections else a.issued
 
-    return [a for i, a in enumerate(members) if i < 50 or a.issued >= cutoff or updated(a) >= cutoff]
+    return [
+        a for i, a in enumerate(members) if i < 50 or a.issued >= cutoff or updated(a) >= cutoff
+    ]
 
 
 def feed_files(site: Path, suffix: str) -> list[Path]:
@@ -60,7 +60,9 @@ def feed_files(site: Path, suffix: str) -> list[Path]:
 
 
 def entry_alert_id(entry_id: str) -> str:
-    match = re.fullmatch(r"tag:alerts\.example\.org,(\d{4}-\d{2}-\d{2}):/alerts/([a-z0-9-]+)", entry_id)
+    match = re.fullmatch(
+        r"tag:alerts\.example\.org,(\d{4}-\d{2}-\d{2}):/alerts/([a-z0-9-]+)", entry_id
+    )
     assert match, entry_id
     assert match.group(2).startswith(match.group(1))
     return match.group(2)
@@ -104,7 +106,15 @@ def test_json_feeds_validate_with_format_checking(demo_site: Path, shared: Path)
     checker = Draft7Validator.FORMAT_CHECKER
     assert {"date-time", "uri"} <= set(checker.checkers), "install jsonschema[format]"
     validator = Draft7Validator(schema, format_checker=checker)
-    assert list(validator.iter_errors({"version": "https://jsonfeed.org/version/1.1", "title": "x", "items": [{"id": "1", "content_text": "x", "date_published": "not a date"}]}))
+    assert list(
+        validator.iter_errors(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "x",
+                "items": [{"id": "1", "content_text": "x", "date_published": "not a date"}],
+            }
+        )
+    )
     for path in feed_files(demo_site, ".json"):
         errors = list(validator.iter_errors(json.loads(path.read_bytes())))
         assert not errors, (path, errors[0].message)
@@ -140,8 +150,12 @@ def test_feedparser_recovers_every_alert_exactly(demo_site: Path) -> None:
             published = datetime(*entry.published_parsed[:6], tzinfo=UTC)
             assert published == raw.issued.astimezone(UTC)
             corrections = raw.meta.get("corrections") or []
-            updated_expected = datetime.fromisoformat(corrections[-1]["at"]) if corrections else raw.issued
-            assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == updated_expected.astimezone(UTC)
+            updated_expected = (
+                datetime.fromisoformat(corrections[-1]["at"]) if corrections else raw.issued
+            )
+            assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == updated_expected.astimezone(
+                UTC
+            )
             terms = {t.term for t in entry.tags}
             assert raw.level in terms
             assert set(raw.sectors) <= terms
@@ -209,7 +223,10 @@ def test_feed_ids_are_unique_and_updated_is_newest_entry(demo_site: Path) -> Non
 def test_opml_lists_every_feed_and_only_existing_ones(demo_site: Path) -> None:
     doc = etree.parse(str(demo_site / "feeds" / "subscriptions.opml"), SAFE_PARSER)
     listed = {o.get("xmlUrl") for o in doc.iter("outline") if o.get("xmlUrl")}
-    existing = {f"{PUBLIC}/{p.relative_to(demo_site).as_posix()}" for p in feed_files(demo_site, ".atom.xml")}
+    existing = {
+        f"{PUBLIC}/{p.relative_to(demo_site).as_posix()}"
+        for p in feed_files(demo_site, ".atom.xml")
+    }
     assert listed == existing
     for slug in sector_slugs(ROOT / "content"):
         one = etree.parse(str(demo_site / "feeds" / "sectors" / f"{slug}.opml"), SAFE_PARSER)
@@ -249,10 +266,16 @@ def test_feed_ids_survive_a_body_change_and_rebuild_is_byte_identical(tmp_path: 
     assert build(content, tmp_path / "a", "--no-cache") == 0
     assert build(content, tmp_path / "b", "--no-cache") == 0
     feeds_a = {k: v for k, v in tree_digest(tmp_path / "a").items() if k.startswith("feeds/")}
-    assert feeds_a == {k: v for k, v in tree_digest(tmp_path / "b").items() if k.startswith("feeds/")}
-    before = {e.id for e in feedparser.parse((tmp_path / "a/feeds/all.atom.xml").read_bytes()).entries}
+    assert feeds_a == {
+        k: v for k, v in tree_digest(tmp_path / "b").items() if k.startswith("feeds/")
+    }
+    before = {
+        e.id for e in feedparser.parse((tmp_path / "a/feeds/all.atom.xml").read_bytes()).entries
+    }
     target = next(content.glob("alerts/2026/2026-11-18-*.md"))
-    target.write_text(target.read_text(encoding="utf-8") + "\nAn extra closing line.\n", encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8") + "\nAn extra closing line.\n", encoding="utf-8"
+    )
     assert build(content, tmp_path / "a") == 0
     after = feedparser.parse((tmp_path / "a/feeds/all.atom.xml").read_bytes())
     assert {e.id for e in after.entries} == before

@@ -39,9 +39,7 @@ def test_demo_content_meets_the_brief(raw: list[Raw]) -> None:
     assert "all" in sectors and len(sectors - {"all"}) >= 10
     assert any(a.withdrawn for a in raw)
     assert any(a.meta.get("corrections") and not a.withdrawn for a in raw)
-    assert any(
-        name.endswith(".pdf") for a in raw for name in a.meta.get("attachments", [])
-    )
+    assert any(name.endswith(".pdf") for a in raw for name in a.meta.get("attachments", []))
     parents = {a.id: a.meta.get("updates") for a in raw}
     assert any(parents.get(parents.get(i) or "") for i in parents), "no thread of three"
 
@@ -51,10 +49,7 @@ def test_home_page_puts_current_red_before_amber(page: Page, raw: list[Raw]) -> 
     current = [a for a in raw if a.current(NOW)]
     assert current, "the demo should show current alerts as of DEMO_NOW"
     expected = [
-        a.id
-        for a in sorted(
-            current, key=lambda a: (a.level != "red", -a.issued.timestamp(), a.id)
-        )
+        a.id for a in sorted(current, key=lambda a: (a.level != "red", -a.issued.timestamp(), a.id))
     ]
     assert listed_ids(home, "ol.current-list") == expected
     labels = [t.text_content().strip() for t in home.cssselect("ol.current-list .level")]
