@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import Problem
+from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
@@ -52,30 +53,46 @@ class AlertCache:
         entries = data.get("entries")
         return entries if isinstance(entries, dict) else {}
 
-    def read(self, content: Path, rel: str, registry: Registry) -> ParsedAlert | list[Problem]:
-        path = content / rel
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            return [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        entry = self.entries.get(rel)
-        if entry is None or entry.stamp != stamp:
+    def read_all(
+        self, content: Path, rels: list[str], registry: Registry
+    ) -> list[ParsedAlert | list[Problem]]:
+        """Every file's parse, from the cache where the bytes are unchanged; the rest are
+        parsed on every core."""
+        results: dict[str, ParsedAlert | list[Problem]] = {}
+        misses: list[tuple[str, bytes, str, tuple[int, int]]] = []
+        for rel in rels:
+            path = content / rel
             try:
+                stat = path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                entry = self.entries.get(rel)
+                if entry is not None and entry.stamp == stamp:
+                    self.fresh[rel] = entry
+                    continue
                 raw = path.read_bytes()
             except OSError as exc:
-                return [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+                results[rel] = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+                continue
             digest = hashlib.sha256(raw).hexdigest()
-            if entry is None or entry.sha256 != digest:
-                result = parse_alert_file(raw, rel, registry)
-                if isinstance(result, ParsedAlert):
-                    result = replace(result, alert=replace(result.alert, content_hash=digest))
-                self.parsed += 1
-                entry = _Entry(stamp, digest, result)
+            if entry is not None and entry.sha256 == digest:
+                self.fresh[rel] = replace(entry, stamp=stamp)
             else:
-                entry = replace(entry, stamp=stamp)
-        self.fresh[rel] = entry
-        return entry.result
+                misses.append((rel, raw, digest, stamp))
+
+        def parse(miss: tuple[str, bytes, str, tuple[int, int]]) -> ParsedAlert | list[Problem]:
+            rel, raw, digest, _ = miss
+            result = parse_alert_file(raw, rel, registry)
+            if isinstance(result, ParsedAlert):
+                result = replace(result, alert=replace(result.alert, content_hash=digest))
+            return result
+
+        for miss, result in zip(misses, map_forked(parse, misses), strict=True):
+            self.fresh[miss[0]] = _Entry(miss[3], miss[2], result)
+        self.parsed += len(misses)
+        for rel in rels:
+            if rel not in results:
+                results[rel] = self.fresh[rel].result
+        return [results[rel] for rel in rels]
 
     def save(self) -> None:
         """Keep only what this build read, written atomically."""

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from pathlib import Path
-
 from importlib.metadata import version
+from pathlib import Path
 
 _PLUGINS = Path(__file__).resolve().parent.parent
 

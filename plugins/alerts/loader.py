@@ -35,8 +35,7 @@ def load_content(
     registry = load_registry(content)
     rel_paths, problems = find_alert_files(content)
     parsed: list[ParsedAlert] = []
-    for rel in rel_paths:
-        result = cache.read(content, rel, registry)
+    for result in cache.read_all(content, rel_paths, registry):
         if isinstance(result, list):
             problems.extend(result)
         else:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError
+from .parallel import map_forked
 
 _MANIFEST_FORMAT = 1
 
@@ -49,32 +50,55 @@ class SiteOutput:
         self.previous: dict[str, tuple[str, str]] = {} if self.full else (previous or {})
         self.planned: dict[str, tuple[str, str]] = {}
         self.staged: list[str] = []
+        self._pending: list[tuple[str, Callable[[], bytes]]] = []
         self.rendered = 0
         self.kept = 0
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
+        self._staging_root = self.staging.resolve()
 
     # -- writing ---------------------------------------------------------------------------
 
     def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
-        """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged."""
-        target = self._checked(rel)
+        """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged.
+
+        Renders are queued and run together in `publish()`, on every core when there are
+        many (a cold build) and in-process when there are few (an incremental one).
+        """
+        self._checked(rel)
         before = self.previous.get(rel)
         if before is not None and before[0] == key and (self.output / rel).is_file():
             self.planned[rel] = before
             self.kept += 1
             return
+        self.planned[rel] = (key, "")
+        self._pending.append((rel, render))
+
+    def _render_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for (rel, _), (digest, written) in zip(
+            pending, map_forked(self._render_one, pending), strict=True
+        ):
+            self.planned[rel] = (self.planned[rel][0], digest)
+            self.rendered += 1
+            if written:
+                self.staged.append(rel)
+            else:
+                self.kept += 1
+
+    def _render_one(self, job: tuple[str, Callable[[], bytes]]) -> tuple[str, bool]:
+        """Render one output into staging unless it comes out as already published."""
+        rel, render = job
         data = render()
-        self.rendered += 1
         digest = hashlib.sha256(data).hexdigest()
-        self.planned[rel] = (key, digest)
+        before = self.previous.get(rel)
         if before is not None and before[1] == digest and (self.output / rel).is_file():
-            self.kept += 1
-            return
+            return digest, False
+        target = self.staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        self.staged.append(rel)
+        return digest, True
 
     def copy(self, rel: str, source: Path) -> None:
         """Publish a file as it is (attachments, theme assets), keyed by its content."""
@@ -86,14 +110,17 @@ class SiteOutput:
             raise BuildError(f"two outputs would both be written to {rel}")
         if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
             raise BuildError(f"refusing to write {rel!r}: not a relative path")
-        target = (self.staging / rel).resolve()
-        if not target.is_relative_to(self.staging.resolve()):
+        # The staging folder is made empty by us and only ever receives regular files, so
+        # normalising the path resolves it exactly, without a system call per component.
+        target = Path(os.path.normpath(self._staging_root / rel))
+        if not target.is_relative_to(self._staging_root) or target == self._staging_root:
             raise BuildError(f"refusing to write {rel!r}: it is outside the output folder")
         return target
 
     # -- publishing ------------------------------------------------------------------------
 
     def publish(self) -> WriteStats:
+        self._render_pending()
         deleted = sorted(set(self.previous) - set(self.planned))
         if self.full:
             _swap_in(self.staging, self.output)

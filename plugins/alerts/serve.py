@@ -35,8 +35,8 @@ def serve(
     server = http.server.ThreadingHTTPServer((bind, port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    host, actual_port = server.server_address[:2]
-    print(f"serving {output} at http://{host}:{actual_port}/ (Ctrl-C to stop)", flush=True)
+    actual_port = server.server_address[1]  # port 0 asks the system for a free one
+    print(f"serving {output} at http://{bind}:{actual_port}/ (Ctrl-C to stop)", flush=True)
     before = _snapshot(watched)
     try:
         while True:
