@@ -19,6 +19,7 @@ from html import escape
 from typing import Any
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from alerts.model import Alert, newest_first_key
 
@@ -52,6 +53,7 @@ _PROLOGUE = (
 )
 
 GENERATOR = "Cascade"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def feed_updated(entries: Sequence[Alert], ctx: FeedContext) -> datetime:
@@ -63,63 +65,117 @@ def feed_updated(entries: Sequence[Alert], ctx: FeedContext) -> datetime:
 
 
 def render_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
-    """The scope's Atom 1.0 document; `entries` are sorted newest first here."""
+    """The scope's Atom 1.0 document; `entries` are sorted newest first here.
+
+    The feed-level elements come from feedgen, and so does each entry, rendered once in a
+    one-entry feed and kept in the fragment store: an alert sits in dozens of feeds, and a
+    new alert must not make every one of them render all its entries again.
+    """
     ordered = sorted(entries, key=newest_first_key)
     fg = _feed(scope, ordered, ctx, FeedFormat.ATOM)
-    fg.register_extension(THREAD, ThreadExtension, ThreadEntryExtension, atom=True, rss=False)
-    fg.register_extension(
-        ATOM_LINKS, AtomLinksExtension, AtomLinksEntryExtension, atom=True, rss=False
-    )
+    _atom_extensions(fg)
+    root = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
     for alert in ordered:
-        entry = _entry(fg, alert, ctx, labels=True)
-        entry.author([_author(source.name, source.url) for source in ctx.source_list(alert)])
-        # Set content() after everything else that touches text: a later description() would
-        # replace it and drop type="html".
-        entry.summary(ctx.summary_text(alert))
-        entry.content(ctx.content_html(alert), type="html")
-        links: AtomLinksEntryExtension = getattr(entry, ATOM_LINKS)
-        links.add(AtomLink(href=ctx.alert_url(alert.id), rel="alternate", type="text/html"))
-        for attachment in alert.attachments:
-            links.add(
-                AtomLink(
-                    href=ctx.attachment_url(attachment.name),
-                    rel="enclosure",
-                    type=attachment.media_type,
-                    title=xml_safe(attachment.name),
-                    length=attachment.size,
-                )
-            )
-        parent = ctx.metadata(alert).updates
-        if parent is not None:
-            thread: ThreadEntryExtension = getattr(entry, THREAD)
-            thread.in_reply_to(parent)
-    document: bytes = fg.atom_str(pretty=True, xml_declaration=False, encoding="UTF-8")
-    return _PROLOGUE + document
+        root.append(
+            etree.fromstring(ctx.fragment("atom", alert, lambda a=alert: _atom_entry(a, ctx)))
+        )
+    return _serialise(root)
 
 
 def render_rss(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
     """The scope's RSS 2.0 document; `entries` are sorted newest first here."""
     ordered = sorted(entries, key=newest_first_key)
     fg = _feed(scope, ordered, ctx, FeedFormat.RSS)
+    _rss_extensions(fg)
+    root = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
+    channel = root.find("channel")
+    for alert in ordered:
+        channel.append(
+            etree.fromstring(ctx.fragment("rss", alert, lambda a=alert: _rss_item(a, ctx)))
+        )
+    return _serialise(root)
+
+
+def _serialise(root: Any) -> bytes:
+    # Entries were parsed on their own, each declaring the namespaces it uses; the document
+    # element declares them all, so the repeats go.
+    etree.cleanup_namespaces(root)
+    etree.indent(root, space="  ")
+    return _PROLOGUE + etree.tostring(root, encoding="UTF-8") + b"\n"
+
+
+def _atom_extensions(fg: Any) -> None:
+    fg.register_extension(THREAD, ThreadExtension, ThreadEntryExtension, atom=True, rss=False)
+    fg.register_extension(
+        ATOM_LINKS, AtomLinksExtension, AtomLinksEntryExtension, atom=True, rss=False
+    )
+
+
+def _rss_extensions(fg: Any) -> None:
     # RSS <author> must be an email address, which sources lack: dc:creator takes a name.
     fg.load_extension("dc", atom=False, rss=True)
     fg.register_extension(
         RSS_UPDATED, RssUpdatedExtension, RssUpdatedEntryExtension, atom=False, rss=True
     )
-    for alert in ordered:
-        entry = _entry(fg, alert, ctx, labels=False)
-        entry.link(href=ctx.alert_url(alert.id), rel="alternate")
-        updated: RssUpdatedEntryExtension = getattr(entry, RSS_UPDATED)
-        updated.updated(alert.updated)
-        entry.dc.dc_creator([source.name for source in ctx.source_list(alert)])
-        entry.description(escape(ctx.summary_text(alert), quote=False))
-        entry.content(ctx.content_html(alert))
-        if alert.attachments:
-            # RSS allows one enclosure per item: the first; content_html lists them all.
-            first = alert.attachments[0]
-            entry.enclosure(ctx.attachment_url(first.name), str(first.size), first.media_type)
-    document: bytes = fg.rss_str(pretty=True, xml_declaration=False, encoding="UTF-8")
-    return _PROLOGUE + document
+
+
+def _entry_only(ctx: FeedContext) -> Any:
+    """A throwaway feed to render one entry in; its own fields are never published."""
+    fg = FeedGenerator()
+    fg.register_extension(CASCADE, CascadeExtension, CascadeEntryExtension)
+    fg.id(ctx.feed_id("entry"))
+    fg.title("entry")
+    fg.description("entry")
+    fg.link(href=ctx.url("/"), rel="alternate")
+    fg.updated(datetime.combine(ctx.settings.tag_start, time(0, 0), tzinfo=UTC))
+    return fg
+
+
+def _atom_entry(alert: Alert, ctx: FeedContext) -> bytes:
+    fg = _entry_only(ctx)
+    _atom_extensions(fg)
+    entry = _entry(fg, alert, ctx, labels=True)
+    entry.author([_author(source.name, source.url) for source in ctx.source_list(alert)])
+    # Set content() after everything else that touches text: a later description() would
+    # replace it and drop type="html".
+    entry.summary(ctx.summary_text(alert))
+    entry.content(ctx.content_html(alert), type="html")
+    links: AtomLinksEntryExtension = getattr(entry, ATOM_LINKS)
+    links.add(AtomLink(href=ctx.alert_url(alert.id), rel="alternate", type="text/html"))
+    for attachment in alert.attachments:
+        links.add(
+            AtomLink(
+                href=ctx.attachment_url(attachment.name),
+                rel="enclosure",
+                type=attachment.media_type,
+                title=xml_safe(attachment.name),
+                length=attachment.size,
+            )
+        )
+    parent = ctx.metadata(alert).updates
+    if parent is not None:
+        thread: ThreadEntryExtension = getattr(entry, THREAD)
+        thread.in_reply_to(parent)
+    document = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False))
+    return bytes(etree.tostring(document.find(f"{{{ATOM_NS}}}entry"), encoding="UTF-8"))
+
+
+def _rss_item(alert: Alert, ctx: FeedContext) -> bytes:
+    fg = _entry_only(ctx)
+    _rss_extensions(fg)
+    entry = _entry(fg, alert, ctx, labels=False)
+    entry.link(href=ctx.alert_url(alert.id), rel="alternate")
+    updated: RssUpdatedEntryExtension = getattr(entry, RSS_UPDATED)
+    updated.updated(alert.updated)
+    entry.dc.dc_creator([source.name for source in ctx.source_list(alert)])
+    entry.description(escape(ctx.summary_text(alert), quote=False))
+    entry.content(ctx.content_html(alert))
+    if alert.attachments:
+        # RSS allows one enclosure per item: the first; content_html lists them all.
+        first = alert.attachments[0]
+        entry.enclosure(ctx.attachment_url(first.name), str(first.size), first.media_type)
+    document = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False))
+    return bytes(etree.tostring(document.find("channel/item"), encoding="UTF-8"))
 
 
 def _author(name: str, url: str | None) -> dict[str, str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
 from alerts.errors import BuildError
+from alerts.fragments import FragmentStore
 from alerts.model import ALL_SECTORS, Alert, Provenance, Sector, Source
 from alerts.settings import CascadeSettings
 
@@ -58,8 +60,28 @@ class FeedContext:
     # Every alert of the build by id, so an update can name the alert it follows even when
     # that alert has left the feed (retention) or is outside its scope.
     alerts: Mapping[str, Alert] = field(default_factory=dict)
+    # Rendered entries, shared by every feed an alert appears in and kept between builds.
+    fragments: FragmentStore = field(default_factory=lambda: FragmentStore(None), repr=False)
+    # Names the code and settings that shape an entry; part of every fragment's key.
+    salt: str = ""
     # An alert appears in many feeds; its content HTML is worked out once per build.
     _content: dict[Alert, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def fragment(self, kind: str, alert: Alert, render: Callable[[], bytes]) -> bytes:
+        """One entry rendered in one format, from the store when nothing it shows changed."""
+        parent = self.alerts.get(alert.updates) if alert.updates else None
+        inputs = (
+            kind,
+            self.salt,
+            self.settings.public_url,
+            self.settings.tag_authority,
+            self.settings.site_name,
+            repr(alert),
+            self.provenance.get(alert.id),
+            parent.issued.isoformat() if parent else None,
+        )
+        key = hashlib.sha256(repr(inputs).encode()).hexdigest()
+        return self.fragments.get(key, render)
 
     # URLs and ids
 

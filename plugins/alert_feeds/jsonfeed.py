@@ -35,11 +35,19 @@ def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
             f"feed reader or an email-alert service: {feed_url}"
         ),
         "authors": [{"name": xml_safe(ctx.settings.site_name), "url": ctx.url("/")}],
-        "items": [_item(alert, ctx) for alert in ordered],
     }
     # Titles and bodies carry no XML-illegal characters either (xml_safe), so every format
-    # says exactly the same thing.
-    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    # says exactly the same thing. Items come from the fragment store, as in Atom and RSS;
+    # "items" is the last key, so it is spliced in before the closing brace.
+    head = _dumps(feed)[:-1]
+    items = b",".join(
+        ctx.fragment("json", alert, lambda a=alert: _dumps(_item(a, ctx))) for alert in ordered
+    )
+    return head + b',"items":[' + items + b"]}\n"
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _item(alert: Alert, ctx: FeedContext) -> dict[str, Any]:

@@ -33,6 +33,8 @@ def write_feeds(generator: Any) -> None:
         sources=registry.sources,
         provenance=generator.provenance,
         alerts=collection.by_id,
+        fragments=generator.fragments,
+        salt=generator.build_key,
     )
     feed_settings = (
         settings.public_url,
@@ -52,6 +54,7 @@ def write_feeds(generator: Any) -> None:
                 scope.feed_path(fmt),
                 ("feed", fmt.value, parts),
                 _renderer(fmt, scope, entries, context),
+                eager=True,
             )
 
     env = generator.env

@@ -18,6 +18,7 @@ from .cache import AlertCache
 from .errors import BuildError
 from .events import build_published, content_loaded, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
+from .fragments import FragmentStore
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Level, Provenance
 from .output import SiteOutput, WriteStats
@@ -46,7 +47,10 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.stats: WriteStats | None = None
         self.loaded: LoadedContent | None = None
         self._output: SiteOutput | None = None
-        self._global_key = ""
+        self.build_key = ""
+        self.fragments = FragmentStore(
+            None if self.cascade.no_cache else self.state_dir / "cache" / "fragments.sqlite"
+        )
         self._errors = ErrorCollector()
         logging.getLogger("pelican").addHandler(self._errors)
 
@@ -73,11 +77,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
     def generate_output(self, writer: Any) -> None:
         """Pelican's own writer is not used: ours stages, skips unchanged and swaps."""
         assert self.loaded is not None
-        self._global_key = self._build_key()
+        self.build_key = self._build_key()
         output = SiteOutput(
             Path(self.output_path),
             self.state_dir / "cache" / "manifest.json",
-            build_key=self._global_key,
+            build_key=self.build_key,
             full=self.cascade.full_rebuild,
         )
         self._output = output
@@ -100,10 +104,13 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.stats = output.publish()
         except BaseException:
             output.abandon()
+            self.fragments.close()
             raise
         finally:
             logging.getLogger("pelican").removeHandler(self._errors)
         self._cache.save()
+        self.fragments.save(prune=self.stats.full)
+        self.fragments.close()
         logger.info(
             "cascade: %d alerts (%d parsed), %d outputs rendered, %d unchanged",
             len(self.loaded.collection.alerts),
@@ -113,11 +120,20 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         )
         build_published.send(self)
 
-    def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
-        """Write `path` from `render()` unless `parts`, its inputs, are as last time."""
+    def emit(
+        self,
+        path: str,
+        parts: tuple[Any, ...],
+        render: Callable[[], bytes],
+        eager: bool = False,
+    ) -> None:
+        """Write `path` from `render()` unless `parts`, its inputs, are as last time.
+
+        `eager` renders in this process now (needed when `render` uses `self.fragments`).
+        """
         assert self._output is not None
         key = hashlib.sha256(repr(parts).encode()).hexdigest()
-        self._output.emit(path, key, render)
+        self._output.emit(path, key, render, eager=eager)
 
     def emit_page(self, plan: PagePlan) -> None:
         self.emit(plan.path, (plan.template, plan.parts), lambda: self.render(plan))

@@ -60,11 +60,12 @@ class SiteOutput:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
+    def emit(self, rel: str, key: str, render: Callable[[], bytes], eager: bool = False) -> None:
         """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged.
 
         Renders are queued and run together in `publish()`, on every core when there are
-        many (a cold build) and in-process when there are few (an incremental one).
+        many (a cold build) and in-process when there are few (an incremental one). An
+        `eager` render runs now, in this process (for renders that use process-local state).
         """
         self._checked(rel)
         before = self.previous.get(rel)
@@ -73,19 +74,24 @@ class SiteOutput:
             self.kept += 1
             return
         self.planned[rel] = (key, "")
-        self._pending.append((rel, render))
+        if eager:
+            self._record(rel, self._render_one((rel, render)))
+        else:
+            self._pending.append((rel, render))
 
     def _render_pending(self) -> None:
         pending, self._pending = self._pending, []
-        for (rel, _), (digest, written) in zip(
-            pending, map_forked(self._render_one, pending), strict=True
-        ):
-            self.planned[rel] = (self.planned[rel][0], digest)
-            self.rendered += 1
-            if written:
-                self.staged.append(rel)
-            else:
-                self.kept += 1
+        for (rel, _), result in zip(pending, map_forked(self._render_one, pending), strict=True):
+            self._record(rel, result)
+
+    def _record(self, rel: str, result: tuple[str, bool]) -> None:
+        digest, written = result
+        self.planned[rel] = (self.planned[rel][0], digest)
+        self.rendered += 1
+        if written:
+            self.staged.append(rel)
+        else:
+            self.kept += 1
 
     def _render_one(self, job: tuple[str, Callable[[], bytes]]) -> tuple[str, bool]:
         """Render one output into staging unless it comes out as already published."""
