@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -76,9 +77,7 @@ def render_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
     _atom_extensions(fg)
     root = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
     for alert in ordered:
-        root.append(
-            etree.fromstring(ctx.fragment("atom", alert, lambda a=alert: _atom_entry(a, ctx)))
-        )
+        root.append(etree.fromstring(ctx.fragment("atom", alert, partial(_atom_entry, alert, ctx))))
     return _serialise(root)
 
 
@@ -90,9 +89,7 @@ def render_rss(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> 
     root = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
     channel = root.find("channel")
     for alert in ordered:
-        channel.append(
-            etree.fromstring(ctx.fragment("rss", alert, lambda a=alert: _rss_item(a, ctx)))
-        )
+        channel.append(etree.fromstring(ctx.fragment("rss", alert, partial(_rss_item, alert, ctx))))
     return _serialise(root)
 
 
@@ -101,7 +98,7 @@ def _serialise(root: Any) -> bytes:
     # element declares them all, so the repeats go.
     etree.cleanup_namespaces(root)
     etree.indent(root, space="  ")
-    return _PROLOGUE + etree.tostring(root, encoding="UTF-8") + b"\n"
+    return _PROLOGUE + bytes(etree.tostring(root, encoding="UTF-8")) + b"\n"
 
 
 def _atom_extensions(fg: Any) -> None:

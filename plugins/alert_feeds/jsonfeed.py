@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +42,13 @@ def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
     # "items" is the last key, so it is spliced in before the closing brace.
     head = _dumps(feed)[:-1]
     items = b",".join(
-        ctx.fragment("json", alert, lambda a=alert: _dumps(_item(a, ctx))) for alert in ordered
+        ctx.fragment("json", alert, partial(_item_json, alert, ctx)) for alert in ordered
     )
     return head + b',"items":[' + items + b"]}\n"
+
+
+def _item_json(alert: Alert, ctx: FeedContext) -> bytes:
+    return _dumps(_item(alert, ctx))
 
 
 def _dumps(value: dict[str, Any]) -> bytes:
