@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from alerts.model import Alert, newest_first_key
