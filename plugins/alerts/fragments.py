@@ -4,6 +4,7 @@ across builds so that a piece whose inputs did not change is never rendered agai
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,9 @@ from pathlib import Path
 class FragmentStore:
     """A key-value store of rendered bytes: in memory for this build, SQLite between builds.
 
-    Keys must name every input of the fragment (callers hash them). Use it only in the
-    building process, never in forked workers: the connection must not cross a fork.
+    Keys must name every input of the fragment (callers hash them). A forked worker opens
+    its own connection (one must never cross a fork) and saves what it rendered with
+    `save()` after each batch of work.
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -21,15 +23,20 @@ class FragmentStore:
         self._memory: dict[str, bytes] = {}
         self._new: dict[str, bytes] = {}
         self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         self.rendered = 0
 
     def _connection(self) -> sqlite3.Connection | None:
         if self.path is None:
             return None
+        if self._pid != os.getpid():
+            # We are a forked worker: the parent's connection is not ours to use.
+            self._db, self._pid = None, os.getpid()
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._db = sqlite3.connect(self.path)
+                self._db = sqlite3.connect(self.path, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS fragment (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
                 )
@@ -78,7 +85,7 @@ class FragmentStore:
         self._new.clear()
 
     def close(self) -> None:
-        if self._db is not None:
+        if self._db is not None and self._pid == os.getpid():
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None

@@ -20,9 +20,9 @@ from .events import build_published, content_loaded, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
 from .fragments import FragmentStore
 from .loader import LoadedContent, load_content
-from .model import ALL_SECTORS, Level, Provenance
+from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import PagePlan, plan_pages
+from .pages import PagePlan, item_key, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 
@@ -83,6 +83,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.state_dir / "cache" / "manifest.json",
             build_key=self.build_key,
             full=self.cascade.full_rebuild,
+            after_batch=self.fragments.save,
         )
         self._output = output
         try:
@@ -143,6 +144,23 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         context = {**self.page_context, **plan.context(), "page_path": plan.path}
         return str(template.render(context)).encode("utf-8")
 
+    def alert_items(self, alerts: list[Alert]) -> Markup:
+        """Listing items for `alerts`, each rendered once and kept in the fragment store:
+        a year's archive page can list thousands, and one new alert must not re-render
+        them all."""
+        template = self.get_template("_item")
+        window = self.cascade.current_window_days
+        pieces = []
+        for alert in alerts:
+            parts = (self.build_key, "item", item_key(alert, self.now, window))
+            key = hashlib.sha256(repr(parts).encode()).hexdigest()
+            pieces.append(
+                self.fragments.get(
+                    key, lambda a=alert: str(template.render(alert=a)).encode("utf-8")
+                )
+            )
+        return Markup(b"\n".join(pieces).decode("utf-8"))  # rendered with autoescape
+
     def _copy_static(self) -> None:
         assert self._output is not None
         static = Path(self.theme) / STATIC_DIR
@@ -196,6 +214,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
                 "ALL_SECTORS": ALL_SECTORS,
                 "site": self.cascade,
                 "is_expired": lambda alert: alert.expired(self.now),
+                "alert_items": self.alert_items,
                 "SITENAME": self.cascade.site_name,
                 "CSP": CONTENT_SECURITY_POLICY,
                 "REFERRER_POLICY": REFERRER_POLICY,

@@ -38,7 +38,15 @@ class WriteStats:
 
 
 class SiteOutput:
-    def __init__(self, output: Path, manifest: Path, build_key: str, full: bool = False) -> None:
+    def __init__(
+        self,
+        output: Path,
+        manifest: Path,
+        build_key: str,
+        full: bool = False,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
+        self.after_batch = after_batch
         self.output = output.absolute()
         self.manifest_path = manifest
         self.build_key = build_key
@@ -81,7 +89,8 @@ class SiteOutput:
 
     def _render_pending(self) -> None:
         pending, self._pending = self._pending, []
-        for (rel, _), result in zip(pending, map_forked(self._render_one, pending), strict=True):
+        results = map_forked(self._render_one, pending, after_batch=self.after_batch)
+        for (rel, _), result in zip(pending, results, strict=True):
             self._record(rel, result)
 
     def _record(self, rel: str, result: tuple[str, bool]) -> None:

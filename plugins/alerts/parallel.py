@@ -18,7 +18,7 @@ R = TypeVar("R")
 # Fewer items than this are not worth a fork.
 MIN_PARALLEL_ITEMS = 400
 
-_work: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+_work: tuple[Callable[[Any], Any], Sequence[Any], Callable[[], None] | None] | None = None
 
 
 def workers_available() -> int:
@@ -33,8 +33,12 @@ def map_forked(
     items: Sequence[T],
     workers: int | None = None,
     min_items: int = MIN_PARALLEL_ITEMS,
+    after_batch: Callable[[], None] | None = None,
 ) -> list[R]:
-    """[function(item) for item in items], in order, spread over forked workers."""
+    """[function(item) for item in items], in order, spread over forked workers.
+
+    `after_batch` runs in a worker after each batch it finishes (to save what it cached).
+    """
     workers = workers or workers_available()
     if (
         workers < 2
@@ -45,18 +49,25 @@ def map_forked(
     chunk = max(1, len(items) // (workers * 8))
     ranges = [(start, min(start + chunk, len(items))) for start in range(0, len(items), chunk)]
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_adopt, initargs=(function, items)) as pool:
+    with context.Pool(workers, initializer=_adopt, initargs=(function, items, after_batch)) as pool:
         parts = pool.map(_run_range, ranges)
     return [result for part in parts for result in part]
 
 
-def _adopt(function: Callable[[Any], Any], items: Sequence[Any]) -> None:
+def _adopt(
+    function: Callable[[Any], Any],
+    items: Sequence[Any],
+    after_batch: Callable[[], None] | None,
+) -> None:
     # Runs in each forked worker: the work list lives in the worker's own copy of memory.
     global _work
-    _work = (function, items)
+    _work = (function, items, after_batch)
 
 
 def _run_range(bounds: tuple[int, int]) -> list[Any]:
     assert _work is not None
-    function, items = _work
-    return [function(items[index]) for index in range(*bounds)]
+    function, items, after_batch = _work
+    results = [function(items[index]) for index in range(*bounds)]
+    if after_batch is not None:
+        after_batch()
+    return results
