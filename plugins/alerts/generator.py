@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ from .settings import CascadeSettings
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
+
+
+def _render_item(template: Any, alert: Alert) -> bytes:
+    return str(template.render(alert=alert)).encode("utf-8")
 
 
 class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
@@ -154,11 +159,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         for alert in alerts:
             parts = (self.build_key, "item", item_key(alert, self.now, window))
             key = hashlib.sha256(repr(parts).encode()).hexdigest()
-            pieces.append(
-                self.fragments.get(
-                    key, lambda a=alert: str(template.render(alert=a)).encode("utf-8")
-                )
-            )
+            pieces.append(self.fragments.get(key, partial(_render_item, template, alert)))
         return Markup(b"\n".join(pieces).decode("utf-8"))  # rendered with autoescape
 
     def _copy_static(self) -> None:
