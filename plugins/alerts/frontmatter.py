@@ -107,7 +107,8 @@ def read_source(raw: bytes) -> SourceFile:
         if isinstance(item, ScalarNode)
     }
     body_lines = lines[end + 1 :]
-    skipped = next((i for i, line in enumerate(body_lines) if line.strip()), len(body_lines))
+    # An empty body is reported on the line after the front-matter, not past the file's end.
+    skipped = next((i for i, line in enumerate(body_lines) if line.strip()), 0)
     body = "\n".join(body_lines[skipped:]).rstrip()
     return SourceFile(
         metadata=metadata,

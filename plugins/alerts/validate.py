@@ -99,7 +99,11 @@ def parse_alert(source: SourceFile, path: str, registry: Registry) -> ParsedAler
         if key not in FIELDS:
             hint = difflib.get_close_matches(key, FIELDS, n=1)
             also = f"; did you mean {hint[0]!r}?" if hint else ""
-            v.problem(key, f"unknown field (allowed: {', '.join(FIELDS)}){also}")
+            # Quoted when blank or holding invisible characters, so each problem stays one
+            # readable line.
+            shown = key if key.isprintable() and key.strip() == key != "" else repr(key)
+            message = f"unknown field (allowed: {', '.join(FIELDS)}){also}"
+            v.problem(shown, message, line=source.lines.get(key, 1))
     for key in REQUIRED:
         if key not in meta:
             v.problem(key, f"is required ({_ALLOWED[key]})", line=1)
@@ -149,7 +153,7 @@ def parse_alert(source: SourceFile, path: str, registry: Registry) -> ParsedAler
         v.problem(
             "body", "is empty (only a withdrawn alert may have no body)", line=source.body_line
         )
-    default_summary = cut_summary(body.first_paragraph) if summary is None else None
+    default_summary = cut_summary(body.first_paragraph) if "summary" not in meta else None
     bad_summary = _FORBIDDEN_IN_TEXT.search(default_summary or "")
     if bad_summary:
         v.problem(
