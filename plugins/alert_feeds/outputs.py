@@ -54,7 +54,6 @@ def write_feeds(generator: Any) -> None:
                 scope.feed_path(fmt),
                 ("feed", fmt.value, parts),
                 _renderer(fmt, scope, entries, context),
-                eager=True,
             )
 
     env = generator.env

@@ -126,20 +126,15 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         )
         build_published.send(self)
 
-    def emit(
-        self,
-        path: str,
-        parts: tuple[Any, ...],
-        render: Callable[[], bytes],
-        eager: bool = False,
-    ) -> None:
+    def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
         """Write `path` from `render()` unless `parts`, its inputs, are as last time.
 
-        `eager` renders in this process now (needed when `render` uses `self.fragments`).
+        `render` may run later, in a forked worker: it must not change shared state
+        (fragments it caches are saved by each worker).
         """
         assert self._output is not None
         key = hashlib.sha256(repr(parts).encode()).hexdigest()
-        self._output.emit(path, key, render, eager=eager)
+        self._output.emit(path, key, render)
 
     def emit_page(self, plan: PagePlan) -> None:
         self.emit(plan.path, (plan.template, plan.parts), lambda: self.render(plan))

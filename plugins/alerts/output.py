@@ -68,12 +68,11 @@ class SiteOutput:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def emit(self, rel: str, key: str, render: Callable[[], bytes], eager: bool = False) -> None:
+    def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
         """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged.
 
         Renders are queued and run together in `publish()`, on every core when there are
-        many (a cold build) and in-process when there are few (an incremental one). An
-        `eager` render runs now, in this process (for renders that use process-local state).
+        many (a cold build) and in-process when there are few (an incremental one).
         """
         self._checked(rel)
         before = self.previous.get(rel)
@@ -82,10 +81,7 @@ class SiteOutput:
             self.kept += 1
             return
         self.planned[rel] = (key, "")
-        if eager:
-            self._record(rel, self._render_one((rel, render)))
-        else:
-            self._pending.append((rel, render))
+        self._pending.append((rel, render))
 
     def _render_pending(self) -> None:
         pending, self._pending = self._pending, []

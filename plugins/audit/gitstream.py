@@ -22,7 +22,8 @@ OBJECT_NAME: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _BATCH: Final = 1000
 # %x01 marks the start of each commit; the fields are NUL-separated like the -z changes.
 _LOG_FORMAT: Final = "--format=%x01%H%x00%P%x00%ce%x00%cI"
-_REQUEST: Final = re.compile(r"\S+")
+# Any name on one line: cat-file reads a whole line as one name (paths may hold spaces).
+_REQUEST: Final = re.compile(r"[^\n\0]+")
 _STATUS: Final = re.compile(rb"\n?([ACDMRTUXB])([0-9]{0,3})")
 # `--raw` output: ":old-mode new-mode old-blob new-blob status" before the path(s).
 _RAW_STATUS: Final = re.compile(
@@ -197,13 +198,14 @@ def check_repository(repo: Path) -> None:
         )
 
 
-def toplevel(folder: Path) -> tuple[Path, str]:
-    """The top of the work tree holding `folder`, and its object format (sha1 or sha256)."""
+def toplevel(folder: Path) -> tuple[Path, str, str]:
+    """The top of the work tree holding `folder`, its object format (sha1 or sha256), and
+    where `folder` is within it ("" at the top, else a path ending in "/")."""
     if not folder.is_dir():
         raise RepositoryError(f"{folder} is not a folder")
-    result = _git(folder, "rev-parse", "--show-toplevel", "--show-object-format")
-    lines = result.stdout.decode(errors="surrogateescape").splitlines()
-    if result.returncode != 0 or len(lines) != 2:
+    result = _git(folder, "rev-parse", "--show-toplevel", "--show-object-format", "--show-prefix")
+    lines = result.stdout.decode(errors="surrogateescape").split("\n")
+    if result.returncode != 0 or len(lines) != 4:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
         raise RepositoryError(
             f"{folder} is not in a git work tree ({reason[0] if reason else 'no reason given'});"
@@ -211,7 +213,18 @@ def toplevel(folder: Path) -> tuple[Path, str]:
         )
     if lines[1] not in ("sha1", "sha256"):
         raise RepositoryError(f"{folder}: unknown git object format {lines[1]!r}")
-    return Path(lines[0]), lines[1]
+    return Path(lines[0]), lines[1], lines[2]
+
+
+def find_objects(repo: Path, names: Sequence[str]) -> list[str | None]:
+    """The object id each of `names` (such as `HEAD:content`) stands for, or None, in one go."""
+    for name in names:
+        _check_request(name)
+    output = _run(repo, "cat-file", "--batch-check=%(objectname)", stdin=_stdin_lines(names))
+    answers = output.decode(errors="surrogateescape").splitlines()
+    if len(answers) != len(names):
+        raise RepositoryError(f"git cat-file gave {len(answers)} answers for {len(names)} names")
+    return [None if OBJECT_NAME.fullmatch(answer) is None else answer for answer in answers]
 
 
 def resolve_commit(repo: Path, revision: str) -> str:
@@ -279,7 +292,6 @@ class ChangeLog:
     def __enter__(self) -> ChangeLog:
         if not self._commits:
             return self
-        check_repository(self._repo)
         self._output = tempfile.TemporaryFile()
         self._errors = tempfile.TemporaryFile()
         with tempfile.TemporaryFile() as requests:
@@ -331,7 +343,6 @@ def parent_map(repo: Path, tips: Sequence[str]) -> dict[str, tuple[str, ...]]:
     names = _unique_commits(tips)
     if not names:
         return {}
-    check_repository(repo)
     output = _run(
         repo, "rev-list", "--parents", "--stdin", "--ignore-missing", stdin=_stdin_lines(names)
     )
@@ -340,6 +351,13 @@ def parent_map(repo: Path, tips: Sequence[str]) -> dict[str, tuple[str, ...]]:
         oid, *parents = line.split()
         graph[oid] = tuple(parents)
     return graph
+
+
+def commits_between(repo: Path, old: str, head: str) -> list[str]:
+    """The commits reachable from `head` but not from `old` (`git rev-list head ^old`)."""
+    _check_request(old)
+    _check_request(head)
+    return _run(repo, "rev-list", head, "^" + old, "--").decode("ascii").split()
 
 
 def tree_paths(repo: Path, commit: str, folder: str) -> list[str]:

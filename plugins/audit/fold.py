@@ -1,0 +1,129 @@
+"""Fold new commits into the audit's totals, applying every rule that depends on them alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+from .policy import AuditPolicy, alert_id
+from .records import CommitRecord, SignersState
+from .report import Revision, Violation
+from .rules import (
+    append_only_violations,
+    linear_violations,
+    policy_file_violations,
+    revision_kind,
+    signature_violations,
+    silent_edit_violations,
+)
+from .signing import PolicyFiles
+from .state import AuditState, SignerKey
+from .verdicts import Verdict
+
+
+def fold(
+    state: AuditState,
+    commits: Sequence[str],
+    records: Mapping[str, CommitRecord],
+    verdicts: Mapping[str, Verdict],
+    first_seen: Mapping[str, datetime],
+    published: Collection[str],
+    files: Mapping[SignersState, PolicyFiles],
+    policy: AuditPolicy,
+) -> tuple[AuditState, list[tuple[str, Revision]]]:
+    """`state` with `commits` (new ones, parents first) folded in, and the revisions added.
+
+    `published` holds the commits a published head reaches. The alert files at the new head
+    are left for the caller to set, as it can often work them out without asking git.
+    """
+    added: list[tuple[str, Revision]] = []
+    if not commits:
+        return state, added
+    violations: list[Violation] = list(state.violations)
+    revisions: dict[str, tuple[Revision, ...]] = dict(state.revisions)
+    signed: Counter[SignerKey] = Counter(state.signed)
+    unpublished = dict(state.unpublished)
+    revoked = set(state.revoked)
+    verified_count, unsigned = state.verified, state.unsigned
+    for oid in commits:
+        record, verdict = records[oid], verdicts[oid]
+        signature = signature_violations(record, verdict, first_seen[oid])
+        before = files[record.parent_signers] if record.parent_signers else None
+        after = files[record.signers]
+        violations += signature
+        violations += policy_file_violations(record, before, after, policy)
+        violations += linear_violations(record)
+        violations += append_only_violations(record)
+        violations += silent_edit_violations(record)
+        revoked |= after.revoked | (before.revoked if before else frozenset())
+        verified = not signature
+        unsigned += not verdict.signed
+        if verified and verdict.fingerprint is not None:
+            signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
+            signed[signer] += 1
+            verified_count += 1
+            if oid not in published:
+                unpublished[oid] = signer
+        for change in record.alert_changes:
+            if change.new_path is None or not policy.is_alert_path(change.new_path):
+                continue
+            kind, note = revision_kind(change)
+            alert = alert_id(change.new_path)
+            revision = Revision(
+                commit=oid,
+                committed_at=record.committer_date,
+                committer_email=record.committer_email,
+                signer_fingerprint=verdict.fingerprint,
+                verified=verified,
+                kind=kind,
+                note=note,
+                diff=change.diff,
+            )
+            revisions[alert] = (*revisions.get(alert, ()), revision)
+            added.append((alert, revision))
+    new_state = AuditState(
+        key=state.key,
+        head=commits[-1],
+        commits=state.commits + len(commits),
+        first_commit=state.first_commit or commits[0],
+        verified=verified_count,
+        unsigned=unsigned,
+        violations=tuple(violations),
+        revisions=revisions,
+        signed=dict(signed),
+        unpublished=unpublished,
+        revoked=frozenset(revoked),
+        head_signers=records[commits[-1]].signers,
+        alerts=state.alerts,
+        ledger_entries=state.ledger_entries,
+        ledger_digest=state.ledger_digest,
+        journal_size=state.journal_size,
+    )
+    return new_state, added
+
+
+def alerts_at_head(
+    state: AuditState, records: Mapping[str, CommitRecord], head: str, policy: AuditPolicy
+) -> frozenset[str] | None:
+    """The alert files at `head`, from those at `state.head` and the new commits' changes.
+
+    Each commit's changes are against its first parent, so following first parents from
+    `head` back to the old head adds up exactly; None if that line does not lead there.
+    """
+    line: list[CommitRecord] = []
+    oid = head
+    while oid != state.head:
+        record = records.get(oid)
+        if record is None or not record.parents:
+            return None
+        line.append(record)
+        oid = record.parents[0]
+    alerts = set(state.alerts)
+    for record in reversed(line):
+        for change in record.alert_changes:
+            if change.old_path is not None and change.status != "A":
+                alerts.discard(change.old_path)
+            if change.new_path is not None and policy.is_alert_path(change.new_path):
+                alerts.add(change.new_path)
+    return frozenset(alerts)

@@ -1,0 +1,110 @@
+"""Who may sign each commit, and the verdict on its signature: cached, or judged anew."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .history import HistoryReader, Repository
+from .policy import AuditPolicy
+from .records import CommitRecord, SignersState
+from .signing import (
+    Authority,
+    PolicyFiles,
+    SignatureCheck,
+    check_signature,
+    judge_signature,
+    parse_policy_files,
+)
+from .verdicts import CachedVerdicts, Verdict, signers_digest
+
+
+def check_signatures(
+    reader: HistoryReader, repository: Repository, oids: Iterable[str]
+) -> dict[str, SignatureCheck]:
+    """Decode and verify the signatures of `oids`; whether their keys may sign comes later."""
+    raw = reader.raw_commits(oids)
+    return {oid: check_signature(content, repository.object_format) for oid, content in raw.items()}
+
+
+@dataclass(frozen=True)
+class SignerFiles:
+    """Each version of the signers files met, parsed, with the digest verdicts rest on."""
+
+    files: Mapping[SignersState, PolicyFiles]
+    contents: Mapping[SignersState, tuple[bytes | None, bytes | None]]
+    digests: Mapping[SignersState, str]
+
+
+def read_signer_files(
+    reader: HistoryReader,
+    records: Iterable[CommitRecord],
+    head: SignersState | None,
+    policy: AuditPolicy,
+) -> SignerFiles:
+    """Every version of the signers files that `records` (and the last head) rest on."""
+    states = {
+        state
+        for record in records
+        for state in (record.parent_signers, record.signers)
+        if state is not None
+    }
+    if head is not None:
+        states.add(head)
+    blobs = reader.blobs(
+        blob for state in states for blob in (state.allowed, state.revoked) if blob is not None
+    )
+    contents = {
+        state: (
+            blobs[state.allowed] if state.allowed else None,
+            blobs[state.revoked] if state.revoked else None,
+        )
+        for state in states
+    }
+    return SignerFiles(
+        files={state: parse_policy_files(*contents[state], policy) for state in states},
+        contents=contents,
+        digests={state: signers_digest(contents[state]) for state in states},
+    )
+
+
+def _authority(
+    record: CommitRecord, states: SignerFiles, policy: AuditPolicy
+) -> tuple[Authority, str]:
+    """Who may sign `record`, and the digest of what that rests on (the verdict cache key)."""
+    paths = (policy.allowed_signers_path, policy.revoked_keys_path)
+    if record.parent_signers is None:
+        trusted = frozenset(policy.trusted_signers)
+        authority = Authority(
+            states.files[record.signers], *paths, "in the root commit itself", trusted
+        )
+        pinned = "\n".join(sorted(trusted)).encode()
+        return authority, signers_digest([b"root", *states.contents[record.signers], pinned])
+    parent = record.parents[0]
+    authority = Authority(states.files[record.parent_signers], *paths, f"as in {parent[:12]}")
+    return authority, states.digests[record.parent_signers]
+
+
+def judge_commits(
+    reader: HistoryReader,
+    repository: Repository,
+    commits: Sequence[str],
+    records: Mapping[str, CommitRecord],
+    states: SignerFiles,
+    cached: CachedVerdicts,
+    checks: Mapping[str, SignatureCheck],
+    policy: AuditPolicy,
+) -> dict[str, tuple[str, Verdict]]:
+    """Each commit's verdict: from the cache when judged by the same files, else judged now."""
+    authorities = {oid: _authority(records[oid], states, policy) for oid in commits}
+    missing = [oid for oid in commits if cached.lookup(oid, authorities[oid][1]) is None]
+    more = check_signatures(reader, repository, [oid for oid in missing if oid not in checks])
+    verdicts = {}
+    for oid in commits:
+        authority, digest = authorities[oid]
+        verdict = cached.lookup(oid, digest)
+        if verdict is None:
+            check = checks.get(oid) or more[oid]
+            verdict = judge_signature(check, records[oid].committer_email, authority)
+        verdicts[oid] = (digest, verdict)
+    return verdicts
