@@ -43,8 +43,12 @@ def write_feeds(generator: Any) -> None:
         settings.site_name,
     )
     scopes = all_scopes(list(registry.sectors.values()))
+    by_sector = collection.sector_index(registry.sectors)
     for scope in scopes:
-        members = [alert for alert in collection.alerts if scope.includes(alert)]
+        # Narrow to the sector's own list first: checking every alert against every scope
+        # would cost alerts x scopes on every build.
+        pool = collection.alerts if scope.sector is None else by_sector[scope.sector]
+        members = [alert for alert in pool if scope.includes(alert)]
         entries = select_entries(
             members, generator.now, settings.feed_min_items, settings.feed_retention_days
         )

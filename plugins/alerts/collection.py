@@ -63,6 +63,22 @@ class AlertCollection:
             return ()
         return tuple(sorted(members, key=lambda a: (a.issued, a.id)))
 
+    def sector_index(self, slugs: Iterable[str]) -> dict[str, list[Alert]]:
+        """Each sector's alerts, newest first, with every all-sectors alert: one pass."""
+        index: dict[str, list[Alert]] = {slug: [] for slug in slugs}
+        for alert in self.alerts:
+            targets = index.keys() if alert.sectors == (ALL_SECTORS,) else alert.sectors
+            for slug in targets:
+                if slug in index:
+                    index[slug].append(alert)
+        return index
+
+    def level_index(self) -> dict[Level, list[Alert]]:
+        index: dict[Level, list[Alert]] = {level: [] for level in Level}
+        for alert in self.alerts:
+            index[alert.level].append(alert)
+        return index
+
     def for_sector(self, slug: str) -> list[Alert]:
         return [alert for alert in self.alerts if alert.concerns(slug)]
 

@@ -64,7 +64,7 @@ class SiteOutput:
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
-        self._staging_root = self.staging.resolve()
+        self._staging_root = str(self.staging.resolve())
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -76,7 +76,9 @@ class SiteOutput:
         """
         self._checked(rel)
         before = self.previous.get(rel)
-        if before is not None and before[0] == key and (self.output / rel).is_file():
+        # The manifest vouches for files it lists (it is only trusted while the output
+        # folder is the one it describes); `--full` rebuilds everything regardless.
+        if before is not None and before[0] == key:
             self.planned[rel] = before
             self.kept += 1
             return
@@ -122,11 +124,14 @@ class SiteOutput:
         if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
             raise BuildError(f"refusing to write {rel!r}: not a relative path")
         # The staging folder is made empty by us and only ever receives regular files, so
-        # normalising the path resolves it exactly, without a system call per component.
-        target = Path(os.path.normpath(self._staging_root / rel))
-        if not target.is_relative_to(self._staging_root) or target == self._staging_root:
+        # normalising the path resolves it exactly, without a system call per component;
+        # commonpath compares whole components ("/out-evil" is not inside "/out").
+        target = os.path.normpath(os.path.join(self._staging_root, rel))
+        if target == self._staging_root or (
+            os.path.commonpath((self._staging_root, target)) != self._staging_root
+        ):
             raise BuildError(f"refusing to write {rel!r}: it is outside the output folder")
-        return target
+        return Path(target)
 
     # -- publishing ------------------------------------------------------------------------
 

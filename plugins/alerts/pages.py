@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .collection import AlertCollection
-from .model import ALL_SECTORS, Alert, Level, Provenance
+from .model import Alert, Level, Provenance
 from .registry import Registry
 from .settings import CascadeSettings
 
@@ -89,18 +89,16 @@ def plan_pages(
     for alert in alerts:
         yield _alert_page(alert, collection, registry, now, window, provenance)
 
+    by_sector = collection.sector_index(registry.sectors)
+    by_level = collection.level_index()
     yield from _listing_pages(
         "sectors",
         [(sector.slug, sector.name, sector.description) for sector in registry.sectors.values()],
-        lambda slug: [a for a in alerts if a.concerns(slug)],
+        lambda slug: by_sector[slug],
         items,
         latest_n,
     )
-    sector_counts = Counter(
-        slug
-        for alert in alerts
-        for slug in (registry.sectors if alert.sectors == (ALL_SECTORS,) else alert.sectors)
-    )
+    sector_counts = Counter({slug: len(members) for slug, members in by_sector.items()})
     yield PagePlan(
         "sectors/index.html",
         "sectors.html",
@@ -111,11 +109,11 @@ def plan_pages(
     yield from _listing_pages(
         "levels",
         [(level.value, f"{level.label} alerts", level.meaning) for level in Level],
-        lambda value: [a for a in alerts if a.level.value == value],
+        lambda value: by_level[Level(value)],
         items,
         latest_n,
     )
-    level_counts = Counter(alert.level for alert in alerts)
+    level_counts = Counter({level: len(members) for level, members in by_level.items()})
     yield PagePlan(
         "levels/index.html",
         "levels.html",
