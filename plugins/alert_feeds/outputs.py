@@ -52,7 +52,7 @@ def write_feeds(generator: Any) -> None:
         entries = select_entries(
             members, generator.now, settings.feed_min_items, settings.feed_retention_days
         )
-        parts = (feed_settings, scope, _entry_keys(entries, context))
+        parts = (feed_settings, _scope_key(scope), _entry_keys(entries, context))
         for fmt in FORMATS:
             generator.emit(
                 scope.feed_path(fmt),
@@ -64,20 +64,20 @@ def write_feeds(generator: Any) -> None:
     generator.emit(XSL_PATH, ("xsl", feed_settings), lambda: render_xsl(env, context))
     generator.emit(
         SUBSCRIPTIONS_PATH,
-        ("opml", feed_settings, tuple(scopes)),
+        ("opml", feed_settings, tuple(map(_scope_key, scopes))),
         lambda: render_opml(env, scopes, context),
     )
     for slug in registry.sectors:
         generator.emit(
             sector_opml_path(slug),
-            ("opml", feed_settings, slug, tuple(scopes)),
+            ("opml", feed_settings, slug, tuple(map(_scope_key, scopes))),
             _sector_opml(env, scopes, context, slug),
         )
     generator.emit_page(
         PagePlan(
             "subscribe/index.html",
             "subscribe.html",
-            ("subscribe", tuple(scopes)),
+            ("subscribe", tuple(map(_scope_key, scopes))),
             lambda: {
                 "groups": _groups(scopes),
                 "public_url": settings.public_url,
@@ -103,6 +103,12 @@ def _entry_keys(entries: list[Alert], context: FeedContext) -> tuple[Any, ...]:
             )
         )
     return tuple(keys)
+
+
+def _scope_key(scope: FeedScope) -> tuple[str, str, str]:
+    """A scope as part of an output key. Not repr(scope): a frozenset's order changes from
+    one process to the next (string hashing is salted), and keys must not."""
+    return (scope.key, scope.title, scope.description)
 
 
 def _renderer(fmt: FeedFormat, scope: FeedScope, entries: list[Alert], context: FeedContext) -> Any:

@@ -207,3 +207,25 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         publish.main(["build", "--now", "yesterday"])
     assert exit_info.value.code == 2
     assert "is not an ISO 8601 date-time" in capsys.readouterr().err
+
+
+def test_output_keys_do_not_depend_on_hash_seeds(content: Path, tmp_path: Path) -> None:
+    """Every key must be the same in every process: repr of a set is not."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    manifests = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, str(ROOT / "publish.py"), "build", "--content", str(content),
+             "--output", str(tmp_path / "out"), "--now", DEMO_NOW, "--full"],
+            check=True, env=env, capture_output=True,
+        )  # fmt: skip
+        state = content.parent / ".cascade" / "cache" / "manifest.json"
+        manifests.append(json.loads(state.read_text())["files"])
+    assert manifests[0] == manifests[1]
