@@ -14,6 +14,7 @@ from .errors import AuditError
 from .fold import alerts_at_head, fold
 from .gitstream import (
     OBJECT_NAME,
+    Change,
     ChangeLog,
     commits_between,
     net_changes,
@@ -25,7 +26,7 @@ from .judging import check_signatures, judge_commits, read_signer_files
 from .ledger import Ledger, LedgerEntry, RewriteAcceptance
 from .policy import AuditPolicy
 from .report import AuditReport
-from .rules import first_seen_from_ledger
+from .rules import first_publication
 from .state import AuditState, load_state, save_state
 from .storage import utc_text
 from .verdicts import CachedVerdicts, load_verdicts, save_verdicts
@@ -50,17 +51,16 @@ def audit_repository(
     repository = open_repository(repo, policy.content_prefix)
     since = resolve_commit(repository.top, policy.since) if policy.since else None
     graph = read_graph(repository, since, _ledger_tips(ledger))
-    cached = load_verdicts(cache_dir)
-    ledger_seen = first_seen_from_ledger(ledger, graph.parents)
+    published = first_publication(ledger, graph.parents)
     key = _state_key(policy, since)
-    previous = load_state(cache_dir, key)
-    reused = _reusable(repository, previous, graph, ledger, ledger_seen, cached)
-    base = reused[0] if reused else AuditState(key)
-    new = graph.commits(reused[1] if reused else None)
-    first_seen = {
-        oid: min((t for t in (cached.first_seen.get(oid), ledger_seen.get(oid)) if t), default=now)
-        for oid in new
-    }
+    reused = _reusable(repository, load_state(cache_dir, key), graph, ledger, published, cache_dir)
+    if reused is None:
+        base, cached = AuditState(key), load_verdicts(cache_dir)
+        new = graph.commits()
+    else:
+        base, among, cached = reused
+        new = graph.commits(among)
+    first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
     with HistoryReader(repository, policy) as reader, ChangeLog(repository.top, new) as log:
         # While git diffs the new commits' trees in the background, verify their signatures:
         # the cryptography does not depend on who may sign, so it need not wait for the diff.
@@ -69,37 +69,27 @@ def audit_repository(
         records = reader.records(log.result(), known)
         states = read_signer_files(reader, records.values(), base.head_signers, policy)
         verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
-    state, added = fold(
-        base,
-        new,
-        records,
-        {oid: verdict for oid, (_, verdict) in verdicts.items()},
-        first_seen,
-        ledger_seen,
-        states.files,
-        policy,
-    )
+    judged = {oid: verdict for oid, (_, verdict) in verdicts.items()}
+    state, added = fold(base, new, records, judged, first_seen, published, states.files, policy)
     alerts = alerts_at_head(base, records, graph.head, policy) if base.head else None
     state = replace(
         state,
         alerts=_alerts_in_tree(repository, graph.head, policy) if alerts is None else alerts,
         # Once a published head reaches a commit, a revocation at HEAD no longer concerns it.
-        unpublished={o: s for o, s in state.unpublished.items() if o not in ledger_seen},
+        unpublished={o: s for o, s in state.unpublished.items() if o not in published},
         ledger_entries=len(ledger.entries),
         ledger_digest=_ledger_digest(ledger.entries),
     )
-    baseline = ledger.baseline
-    net = None
-    if baseline is not None and baseline != graph.head and baseline in graph.parents:
-        net = net_changes(repository.top, baseline, graph.head, policy.alerts_dir)
     assert state.head_signers is not None
     head_files = states.files[state.head_signers]
+    net = _net_changes(repository, graph, ledger, policy)
     report = conclude(state, since, ledger, graph.reachable, head_files, net, policy)
     if new or state.unpublished != base.unpublished or state.ledger_digest != base.ledger_digest:
-        save_state(cache_dir, state, added, reused[0] if reused else None)
+        save_state(cache_dir, state, added, base if reused else None)
     if new:
-        fresh = CachedVerdicts(verdicts, first_seen)
-        save_verdicts(cache_dir, _merged(cached, fresh, None if reused else graph))
+        # After a full audit, the cache keeps only the commits the range still holds.
+        keep = None if reused else {oid for oid in graph.reachable if graph.in_range(oid)}
+        save_verdicts(cache_dir, CachedVerdicts(verdicts, first_seen), keep)
     return report
 
 
@@ -167,13 +157,14 @@ def _reusable(
     state: AuditState | None,
     graph: Graph,
     ledger: Ledger,
-    ledger_seen: Mapping[str, datetime],
-    cached: CachedVerdicts,
-) -> tuple[AuditState, frozenset[str]] | None:
-    """The cached totals if still true for this history and ledger, and the commits new since.
+    published: Mapping[str, int],
+    cache_dir: Path | None,
+) -> tuple[AuditState, frozenset[str], CachedVerdicts] | None:
+    """The cached totals if still true for this history and ledger, the commits new since,
+    and what the verdict cache knows of the commits this audit must look at.
 
-    Otherwise every commit is folded in afresh: after a rewrite, a change of policy, or with
-    a ledger that does not extend the one the totals were made with.
+    Otherwise (None) every commit is folded in afresh: after a rewrite, a change of policy,
+    or with a ledger that does not extend the one the totals were made with.
     """
     if state is None or not state.head or not graph.in_range(state.head):
         return None
@@ -183,25 +174,46 @@ def _reusable(
     if _ledger_digest(ledger.entries[:entries]) != state.ledger_digest:
         return None
     new = frozenset(commits_between(repository.top, state.head, graph.head))
-    for oid, published in ledger_seen.items():
+    newly = {oid for oid, index in published.items() if index >= entries and oid not in new}
+    cached = load_verdicts(cache_dir, new | newly)
+    for oid in newly:
         # A ledger saying a commit was published before it was first seen would move that
         # time earlier, and with it a validity verdict the totals hold.
         first = cached.first_seen.get(oid)
-        if first is not None and published < first and oid not in new:
+        if first is not None and ledger.entries[published[oid]].published_at < first:
             return None
-    return state, new
+    return state, new, cached
 
 
-def _merged(
-    cached: CachedVerdicts, fresh: CachedVerdicts, prune_to: Graph | None
-) -> CachedVerdicts:
-    """The cache with fresh verdicts; after a full audit, only what the range still holds."""
-    verdicts = {**cached.verdicts, **fresh.verdicts}
-    first_seen = {**cached.first_seen, **fresh.first_seen}
-    if prune_to is not None:
-        verdicts = {oid: v for oid, v in verdicts.items() if prune_to.in_range(oid)}
-        first_seen = {oid: t for oid, t in first_seen.items() if prune_to.in_range(oid)}
-    return CachedVerdicts(verdicts, first_seen)
+def _first_seen(
+    oid: str,
+    cached: CachedVerdicts,
+    ledger: Ledger,
+    published: Mapping[str, int],
+    now: datetime,
+) -> datetime:
+    """When the publisher first saw `oid`: the earlier of what the cache remembers and what
+    the ledger proves; `now` if neither knows. Never later than a time already recorded."""
+    index = published.get(oid)
+    known = [
+        when
+        for when in (
+            cached.first_seen.get(oid),
+            None if index is None else ledger.entries[index].published_at,
+        )
+        if when is not None
+    ]
+    return min(known, default=now)
+
+
+def _net_changes(
+    repository: Repository, graph: Graph, ledger: Ledger, policy: AuditPolicy
+) -> list[Change] | None:
+    """What changed in the alerts from the ledger's baseline to HEAD (None: nothing to compare)."""
+    baseline = ledger.baseline
+    if baseline is None or baseline == graph.head or baseline not in graph.parents:
+        return None
+    return net_changes(repository.top, baseline, graph.head, policy.alerts_dir)
 
 
 def _alerts_in_tree(repository: Repository, head: str, policy: AuditPolicy) -> frozenset[str]:

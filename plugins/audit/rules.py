@@ -1,5 +1,4 @@
-"""The audit's rules, as pure functions over what was read from git (rules 1 and 2, which
-judge signatures, are in signing.py)."""
+"""Rules 3 to 8 as pure functions over what was read from git (signing.py has rules 1 and 2)."""
 
 from __future__ import annotations
 
@@ -258,17 +257,18 @@ def rewrite_violations(ledger: Ledger, reachable: Collection[str]) -> list[Viola
     return found
 
 
-def first_seen_from_ledger(
-    ledger: Ledger, parents: Mapping[str, tuple[str, ...]]
-) -> dict[str, datetime]:
-    """When each commit was first published: the first ledger entry whose head reaches it."""
-    seen: dict[str, datetime] = {}
-    for entry in ledger.entries:
-        stack = [entry.head] if entry.head in parents and entry.head not in seen else []
+def first_publication(ledger: Ledger, parents: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """For each commit a published head reaches, the index of the first ledger entry that does.
+
+    That entry's time is when the publisher first saw the commit, as far as the ledger knows.
+    """
+    found: dict[str, int] = {}
+    for index, entry in enumerate(ledger.entries):
+        stack = [entry.head] if entry.head in parents and entry.head not in found else []
         while stack:
             oid = stack.pop()
-            if oid in seen:
+            if oid in found:
                 continue
-            seen[oid] = entry.published_at
-            stack.extend(p for p in parents.get(oid, ()) if p in parents and p not in seen)
-    return seen
+            found[oid] = index
+            stack.extend(p for p in parents.get(oid, ()) if p in parents and p not in found)
+    return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -15,12 +14,11 @@ from typing import Any, Final
 from .errors import AuditError
 from .records import SignersState
 from .report import Revision, Violation
-from .storage import read_json, write_json
+from .storage import append_line, cache_lock, read_json, write_json
 
 FORMAT_VERSION: Final = 1
 CACHE_FILE: Final = "audit-state.json"
 JOURNAL_FILE: Final = "audit-revisions.jsonl"
-LOCK_FILE: Final = "audit.lock"
 
 # (key fingerprint, principal, key algorithm) of a verified commit's signer.
 SignerKey = tuple[str, str, str]
@@ -98,11 +96,8 @@ def save_state(
     """
     if cache_dir is None:
         return
-    cache_dir.mkdir(parents=True, exist_ok=True)
     journal = cache_dir / JOURNAL_FILE
-    with (cache_dir / LOCK_FILE).open("a") as lock:
-        # One audit at a time may write, so that the journal and the totals stay in step.
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cache_lock(cache_dir):
         if base is None:
             everything = [(alert, r) for alert, items in state.revisions.items() for r in items]
             size = _write_journal(journal, everything)
@@ -125,16 +120,7 @@ def _write_journal(path: Path, revisions: Sequence[tuple[str, Revision]]) -> int
 
 
 def _append_journal(path: Path, size: int, revisions: Sequence[tuple[str, Revision]]) -> int:
-    if not revisions:
-        return size
-    line = _batch_json(revisions)
-    with path.open("r+b") as stream:
-        stream.truncate(size)
-        stream.seek(size)
-        stream.write(line)
-        stream.flush()
-        os.fsync(stream.fileno())
-    return size + len(line)
+    return append_line(path, _batch_json(revisions), at=size) if revisions else size
 
 
 def _batch_json(revisions: Sequence[tuple[str, Revision]]) -> bytes:
@@ -183,8 +169,8 @@ def _revision_json(revision: Revision) -> list[Any]:
 def _state(data: dict[str, Any], key: tuple[str, ...], journal: str) -> AuditState:
     revisions: dict[str, list[Revision]] = {}
     for line in journal.splitlines():
-        for alert, *item in json.loads(line):
-            revisions.setdefault(str(alert), []).append(_revision(item))
+        for row in json.loads(line):
+            revisions.setdefault(row[0], []).append(_revision(row))
     head_signers = data["head_signers"]
     return AuditState(
         key=key,
@@ -209,17 +195,14 @@ def _state(data: dict[str, Any], key: tuple[str, ...], journal: str) -> AuditSta
     )
 
 
-def _revision(item: list[Any]) -> Revision:
-    commit, committed_at, email, fingerprint, verified, kind, note, diff = item
-    if kind not in ("added", "corrected", "withdrawn", "changed"):
-        raise ValueError(f"unknown revision kind {kind!r}")
+def _revision(row: list[Any]) -> Revision:
+    """A revision from its journal row: [alert, commit, committed_at, email, ...]."""
+    _, commit, committed_at, email, fingerprint, verified, kind, note, diff = row
+    if kind not in _KINDS or not isinstance(diff, str):
+        raise ValueError(f"not a revision: {row[:8]!r}")
     return Revision(
-        commit=str(commit),
-        committed_at=datetime.fromisoformat(committed_at),
-        committer_email=str(email),
-        signer_fingerprint=fingerprint,
-        verified=bool(verified),
-        kind=kind,
-        note=note,
-        diff=str(diff),
+        commit, datetime.fromisoformat(committed_at), email, fingerprint, verified, kind, note, diff
     )
+
+
+_KINDS: Final = frozenset({"added", "corrected", "withdrawn", "changed"})

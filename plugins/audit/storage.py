@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .errors import AuditError
+
+LOCK_FILE: Final = "audit.lock"
 
 
 def read_json(path: Path) -> Any | None:
@@ -68,3 +73,26 @@ def parse_utc(text: object, what: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{what} {text!r} has no UTC offset")
     return moment.astimezone(UTC)
+
+
+@contextlib.contextmanager
+def cache_lock(cache_dir: Path) -> Iterator[None]:
+    """Hold the cache folder's lock: one audit at a time writes its files, so they agree."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / LOCK_FILE).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def append_line(path: Path, line: bytes, *, at: int | None = None) -> int:
+    """Append one line to a journal (after cutting it back to `at` bytes); its new size.
+
+    Flushed to disk before returning, so that whatever records the size can trust it.
+    """
+    with path.open("a+b") as stream:
+        if at is not None:
+            stream.truncate(at)
+        stream.write(line)
+        stream.flush()
+        os.fsync(stream.fileno())
+        return stream.tell()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
 from .errors import AuditError
-from .storage import parse_utc, read_json, utc_text, write_json
+from .storage import cache_lock, parse_utc, read_json, utc_text, write_json
 
 FORMAT_VERSION: Final = 1
-CACHE_FILE: Final = "audit-verdicts.json"
+CACHE_FOLDER: Final = "verdicts"
 
 # A signer line's valid-after and valid-before (None: unbounded).
 Window: TypeAlias = tuple[datetime | None, datetime | None]
@@ -64,67 +64,115 @@ def signers_digest(parts: Iterable[bytes | None]) -> str:
     return digest.hexdigest()
 
 
-def load_verdicts(cache_dir: Path | None) -> CachedVerdicts:
-    """The verdicts cached in `cache_dir`, or none; AuditError naming a malformed file."""
+def load_verdicts(cache_dir: Path | None, commits: Collection[str] | None = None) -> CachedVerdicts:
+    """What the cache in `cache_dir` holds about `commits` (None: about every commit).
+
+    The cache is split by the first digit of the commit id, so that an audit of a few new
+    commits reads a sixteenth of it, not all. AuditError names a malformed file.
+    """
     if cache_dir is None:
         return CachedVerdicts({}, {})
-    path = cache_dir / CACHE_FILE
+    folder = cache_dir / CACHE_FOLDER
+    if commits is None:
+        shards = [path.stem for path in folder.glob("?.json")]
+    else:
+        shards = sorted({oid[0] for oid in commits})
+    verdicts: dict[str, tuple[str, Verdict]] = {}
+    first_seen: dict[str, datetime] = {}
+    for shard in shards:
+        for oid, (digest, verdict, when) in _read_shard(folder, shard).items():
+            if commits is not None and oid not in commits:
+                continue
+            if verdict is not None:
+                verdicts[oid] = (digest, verdict)
+            if when is not None:
+                first_seen[oid] = when
+    return CachedVerdicts(verdicts, first_seen)
+
+
+def save_verdicts(
+    cache_dir: Path | None, fresh: CachedVerdicts, keep: Collection[str] | None = None
+) -> None:
+    """Add `fresh` verdicts and first-seen times to the cache in `cache_dir`.
+
+    A first-seen time already cached is never moved later. With `keep`, every commit not in
+    it is dropped from the cache (after a full audit: what left the history of HEAD).
+    """
+    if cache_dir is None:
+        return
+    folder = cache_dir / CACHE_FOLDER
+    touched = {oid[0] for oid in (*fresh.verdicts, *fresh.first_seen)}
+    with cache_lock(cache_dir):
+        if keep is not None:
+            touched |= {path.stem for path in folder.glob("?.json")}
+        for shard in sorted(touched):
+            entries = _read_shard(folder, shard)
+            for oid in {**fresh.verdicts, **fresh.first_seen}:
+                if oid[0] != shard:
+                    continue
+                digest, verdict, when = entries.get(oid, ("", None, None))
+                if oid in fresh.verdicts:
+                    digest, verdict = fresh.verdicts[oid]
+                if oid in fresh.first_seen:
+                    new = fresh.first_seen[oid]
+                    when = new if when is None else min(when, new)
+                entries[oid] = (digest, verdict, when)
+            if keep is not None:
+                entries = {oid: entry for oid, entry in entries.items() if oid in keep}
+            _write_shard(folder, shard, entries)
+
+
+_Entry: TypeAlias = tuple[str, Verdict | None, datetime | None]
+
+
+def _read_shard(folder: Path, shard: str) -> dict[str, _Entry]:
+    path = folder / f"{shard}.json"
     data = read_json(path)
     if data is None:
-        return CachedVerdicts({}, {})
+        return {}
     try:
         if data["version"] != FORMAT_VERSION:
             raise ValueError(f"unknown version {data['version']!r}")
-        digests = [str(digest) for digest in data["digests"]]
         verdicts = [_verdict(item) for item in data["verdicts"]]
-        times = [parse_utc(text, "first_seen") for text in data["times"]]
-        found: dict[str, tuple[str, Verdict]] = {}
-        first_seen: dict[str, datetime] = {}
-        for oid, (digest, verdict, time) in data["commits"].items():
-            if verdict is not None:
-                found[oid] = (digests[digest], verdicts[verdict])
-            if time is not None:
-                first_seen[oid] = times[time]
-        return CachedVerdicts(found, first_seen)
+        times: dict[str, datetime] = {}
+        entries = {}
+        for oid, (digest, verdict, when) in data["commits"].items():
+            if when is not None and when not in times:
+                times[when] = parse_utc(when, "first_seen")
+            entries[str(oid)] = (
+                str(digest),
+                None if verdict is None else verdicts[verdict],
+                None if when is None else times[when],
+            )
+        return entries
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         # First-seen times cannot be rebuilt for unpublished commits, so a broken file is
         # reported, never silently replaced.
         raise AuditError(f"{path}: malformed verdict cache ({error!r})") from None
 
 
-def save_verdicts(cache_dir: Path | None, cached: CachedVerdicts) -> None:
-    if cache_dir is None:
+def _write_shard(folder: Path, shard: str, entries: Mapping[str, _Entry]) -> None:
+    path = folder / f"{shard}.json"
+    if not entries:
+        path.unlink(missing_ok=True)
         return
-    # Most commits share their digest, verdict and first-seen time with many others, so each
-    # distinct value is written once and commits refer to it by index: a tenth of the size,
-    # and loading makes a handful of objects rather than one per commit.
-    digests: dict[str, int] = {}
+    # Most commits share their verdict with many others: each distinct one is written once,
+    # and read back as one object, and commits refer to it by its place in the list.
     verdicts: dict[Verdict, int] = {}
-    # Verdicts read from the cache are shared objects, so most are found by identity, which
-    # is much cheaper than hashing a verdict's fields ten thousand times.
-    by_identity: dict[int, int] = {}
-    times: dict[datetime, int] = {}
-    commits: dict[str, list[int | None]] = {}
-    for oid in dict.fromkeys([*cached.verdicts, *cached.first_seen]):
-        entry: list[int | None] = [None, None, None]
-        if oid in cached.verdicts:
-            digest, verdict = cached.verdicts[oid]
-            entry[0] = digests.setdefault(digest, len(digests))
-            index = by_identity.get(id(verdict))
-            if index is None:
-                index = by_identity[id(verdict)] = verdicts.setdefault(verdict, len(verdicts))
-            entry[1] = index
-        if oid in cached.first_seen:
-            entry[2] = times.setdefault(cached.first_seen[oid], len(times))
-        commits[oid] = entry
+    commits = {
+        oid: [
+            digest,
+            None if verdict is None else verdicts.setdefault(verdict, len(verdicts)),
+            None if when is None else utc_text(when),
+        ]
+        for oid, (digest, verdict, when) in entries.items()
+    }
     data = {
         "version": FORMAT_VERSION,
-        "digests": list(digests),
         "verdicts": [_verdict_json(verdict) for verdict in verdicts],
-        "times": [utc_text(when) for when in times],
         "commits": commits,
     }
-    write_json(cache_dir / CACHE_FILE, data, indent=None)
+    write_json(path, data, indent=None)
 
 
 def _verdict_json(verdict: Verdict) -> list[Any]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.signing import Key, SignedRepo, make_key
+from audit.policy import AuditPolicy
+from tests.support.signing import Key, SignedRepo, allowed_signers_text, email_of, make_key
 
 # Kinds the audit accepts, each with the name of its test signer.
 SIGNERS: dict[str, str] = {
@@ -61,3 +62,47 @@ def signed_commits(signed_repo: SignedRepo) -> dict[str, str]:
     """Commit id of the commit signed by each kind of key."""
     oids = signed_repo.git("rev-list", "--reverse", "HEAD").decode().split()
     return dict(zip(SIGNERS, oids, strict=True))
+
+
+@pytest.fixture(scope="session")
+def alice(keys: dict[str, Key]) -> Key:
+    return keys["ed25519"]
+
+
+@pytest.fixture(scope="session")
+def bob(keys: dict[str, Key]) -> Key:
+    return keys["ecdsa-256"]
+
+
+@pytest.fixture(scope="session")
+def dave(keys: dict[str, Key]) -> Key:
+    return keys["rsa"]
+
+
+@pytest.fixture(scope="session")
+def erin(keys: dict[str, Key]) -> Key:
+    return keys["ecdsa-521"]
+
+
+@pytest.fixture(scope="session")
+def policy(alice: Key) -> AuditPolicy:
+    """The default policy, with alice's key pinned for the root commit."""
+    return AuditPolicy(trusted_signers=(alice.fingerprint,))
+
+
+README = "Alerts live in alerts/YYYY/, one file each, named by date and slug.\n"
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path, alice: Key, bob: Key, dave: Key) -> SignedRepo:
+    """A content repository whose root commit, signed by alice, lets alice, bob and dave sign."""
+    repo = SignedRepo(tmp_path)
+    signers = allowed_signers_text([(email_of(key), key) for key in (alice, bob, dave)])
+    repo.commit(
+        {".signers/allowed_signers": signers, "content/README.md": README},
+        "Who may sign",
+        alice,
+        email_of(alice),
+        "2024-04-01T09:00:00Z",
+    )
+    return repo

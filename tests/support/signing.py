@@ -155,20 +155,37 @@ class SignedRepo:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(content, encoding="utf-8")
                 self.git("add", "--", name)
-        identity = {
-            "GIT_AUTHOR_NAME": email.split("@")[0],
-            "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": email.split("@")[0],
-            "GIT_COMMITTER_EMAIL": email,
-        }
-        if date is not None:
-            identity.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        identity = _identity(email, date)
         arguments = ["commit", "-q", "--allow-empty", "-m", message]
         if key is None:
             self.git(*arguments, "--no-gpg-sign", env=identity)
         else:
             self.git("-c", f"user.signingkey={key.private}", *arguments, "-S", env=identity)
         return self.git("rev-parse", "HEAD").decode().strip()
+
+    def merge(
+        self,
+        branch: str,
+        key: Key | None,
+        email: str = "editor@police.example",
+        date: str | None = None,
+        strategy: str | None = None,
+    ) -> str:
+        """Merge `branch` into the current branch as a (signed) merge commit; return its id."""
+        identity = _identity(email, date)
+        arguments = ["merge", "-q", "--no-ff", "--no-edit", *(["-s", strategy] if strategy else [])]
+        if key is None:
+            self.git(*arguments, "--no-gpg-sign", branch, env=identity)
+        else:
+            self.git("-c", f"user.signingkey={key.private}", *arguments, "-S", branch, env=identity)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").decode().strip()
+
+    def reset(self, oid: str) -> None:
+        """Point the current branch (and the work tree) at `oid`, as a rewrite of history does."""
+        self.git("reset", "-q", "--hard", oid)
 
     def raw_commit(self, oid: str) -> bytes:
         """The commit object exactly as stored (`git cat-file commit`)."""
@@ -184,13 +201,8 @@ class SignedRepo:
         self, entries: Iterable[SignerEntry], name: str = "allowed_signers"
     ) -> Path:
         """Write `principals [options] key` lines (outside the work tree) and return the path."""
-        lines = ["# allowed signers written by the tests"]
-        for entry in entries:
-            principals, key = entry[0], entry[1]
-            options = entry[2] + " " if len(entry) == 3 else ""
-            lines.append(f"{principals} {options}{key.public_line}")
         path = self.root / name
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(allowed_signers_text(entries), encoding="utf-8")
         return path
 
     def write_revoked_keys(self, keys: Iterable[Key], name: str = "revoked_keys") -> Path:
@@ -208,6 +220,63 @@ class SignedRepo:
     def sign(self, key: Key, data: bytes, namespace: str) -> bytes:
         """An armored signature of `data` by `key` in `namespace`, made by ssh-keygen."""
         return ssh_sign(key, data, namespace, self.home)
+
+
+def _identity(email: str, date: str | None) -> dict[str, str]:
+    identity = {
+        "GIT_AUTHOR_NAME": email.split("@")[0],
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": email.split("@")[0],
+        "GIT_COMMITTER_EMAIL": email,
+    }
+    if date is not None:
+        identity.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    return identity
+
+
+def email_of(key: Key) -> str:
+    """The e-mail a test signer commits with, and its principal in allowed-signers files."""
+    return f"{key.name}@police.example"
+
+
+def alert_path(slug: str, year: int = 2024) -> str:
+    """Where an alert issued on 1 May of `year` lives in a content repository."""
+    return f"content/alerts/{year}/{year}-05-01-{slug}.md"
+
+
+def allowed_signers_text(entries: Iterable[SignerEntry]) -> str:
+    """The text of an allowed-signers file: `principals [options] key` per entry."""
+    lines = ["# who may sign this repository"]
+    for entry in entries:
+        options = entry[2] + " " if len(entry) == 3 else ""
+        lines.append(f"{entry[0]} {options}{entry[1].public_line}")
+    return "\n".join(lines) + "\n"
+
+
+def alert_text(
+    title: str,
+    issued: str = "2024-05-01T09:00:00+01:00",
+    corrections: Iterable[tuple[str, str]] = (),
+    status: str | None = None,
+    body: str = "Police are dealing with an incident.\n\nAvoid the area.",
+) -> str:
+    """An alert file with front-matter; `corrections` are (at, note) pairs, oldest first."""
+    lines = [
+        "---",
+        f'title: "{title}"',
+        'level: "amber"',
+        f'issued: "{issued}"',
+        'sectors: ["retail"]',
+        'source: "met-police"',
+    ]
+    if status is not None:
+        lines.append(f'status: "{status}"')
+    fixes = list(corrections)
+    if fixes:
+        lines.append("corrections:")
+        for at, note in fixes:
+            lines += [f'  - at: "{at}"', f'    note: "{note}"']
+    return "\n".join([*lines, "---", body]) + "\n"
 
 
 def with_signature(payload: bytes, blocks: Iterable[bytes], header: bytes = b"gpgsig") -> bytes:
