@@ -23,6 +23,7 @@ from alerts.fingerprint import code_fingerprint  # noqa: E402
 from alerts.loader import load_content, relative_to_content  # noqa: E402
 from alerts.model import Level  # noqa: E402
 from alerts.skeleton import NewAlert, write_skeleton  # noqa: E402
+from audit.errors import RepositoryError  # noqa: E402
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -91,6 +92,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _build_options(build)
 
+    audit = commands.add_parser(
+        "audit",
+        help="verify the signed, append-only history",
+        description=(
+            "Check every commit behind the content against the signing policy. Prints each "
+            "violation as 'commit  path  rule: explanation', then a summary. Exit 0 clean, "
+            "1 violations, 2 usage or repository errors."
+        ),
+    )
+    audit.add_argument(
+        "--repo",
+        type=Path,
+        default=ROOT / "content",
+        help="the content folder, or any folder in its repository",
+    )
+    audit.add_argument(
+        "--since", help="first commit held to the rules (default: AUDIT_SINCE, else the root)"
+    )
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument(
+        "--now", type=parse_now, help="the clock, for key validity windows (ISO 8601)"
+    )
+    audit.add_argument(
+        "--settings",
+        type=Path,
+        default=ROOT / "publishconf.py",
+        help="settings with AUDIT_TRUSTED_SIGNERS",
+    )
+
     serve = commands.add_parser(
         "serve",
         help="build, serve locally and rebuild on changes",
@@ -132,6 +162,11 @@ def _build_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="parse every alert again, ignoring the content cache",
     )
+    command.add_argument(
+        "--accept-rewrite",
+        metavar="REASON",
+        help="(with --production) accept rewritten published history, recording REASON publicly",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,12 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "audit":
+            return cmd_audit(args)
     except ContentError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found; nothing was published.", file=sys.stderr)
         return EXIT_PROBLEMS
-    except SettingsError as exc:
+    except (SettingsError, RepositoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CascadeError as exc:
@@ -266,6 +303,10 @@ def _settings_for(args: argparse.Namespace) -> dict[str, object]:
         overrides["OUTPUT_PATH"] = str(args.output.resolve())
     if args.content:
         overrides["PATH"] = str(args.content.resolve())
+    if getattr(args, "accept_rewrite", None) is not None:
+        if not args.production:
+            raise SettingsError("--accept-rewrite", "only a production build records a rewrite")
+        overrides["CASCADE_ACCEPT_REWRITE"] = args.accept_rewrite
     return load_settings(config, overrides)
 
 
@@ -284,6 +325,37 @@ def cmd_build(args: argparse.Namespace) -> int:
     for notice in generator.page_context.get("site_notices", []):
         print(f"note: {notice['title']} {notice['text']}")
     return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from alerts.build import load_settings
+    from alerts.settings import CascadeSettings
+    from audit.audit import audit_repository
+    from audit.ledger import Ledger
+    from audit.policy import AuditPolicy
+
+    repo: Path = args.repo
+    content = repo if (repo / "alerts").is_dir() or repo.name == "content" else repo / "content"
+    settings = CascadeSettings.from_pelican(
+        load_settings(args.settings, {"PATH": str(content.resolve())})
+    )
+    policy = AuditPolicy(
+        since=args.since or settings.audit_since, trusted_signers=settings.audit_trusted_signers
+    )
+    state = settings.state_path(content)
+    ledger = Ledger.load(state / "ledger.json")
+    report = audit_repository(repo, policy, args.now or datetime.now(UTC), ledger)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1, sort_keys=True))
+    else:
+        for violation in report.violations:
+            print(violation)
+        for line in report.summary_lines():
+            print(line)
+        print("ok: history verified" if report.ok else f"{len(report.violations)} violation(s)")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -48,6 +48,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.state_dir = self.cascade.state_path(self.content_dir)
         # Filled by the audit plugin: who signed the commit that last changed each alert.
         self.provenance: dict[str, Provenance] = {}
+        # Set by the audit plugin: what it found, for its pages and the ledger.
+        self.audit: Any = None
         self.page_context: dict[str, Any] = {}
         self.stats: WriteStats | None = None
         self.loaded: LoadedContent | None = None
@@ -181,7 +183,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             repr(self.cascade.page_settings()),
             repr(sorted(self.loaded.registry.sectors.items())),
             repr(sorted(self.loaded.registry.sources.items())),
-            repr(sorted(self.page_context.get("site_notices", ()))),
+            repr(self.page_context.get("site_notices", [])),
         )
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 

@@ -38,6 +38,7 @@ class CascadeSettings:
     production: bool = False
     full_rebuild: bool = False
     no_cache: bool = False
+    accept_rewrite: str | None = None  # the recorded reason for accepting rewritten history
     # Where caches, the manifest and the ledger live; relative to the content folder's parent.
     state_dir: str = ".cascade"
 
@@ -88,6 +89,7 @@ class CascadeSettings:
             production=bool(settings.get("CASCADE_PRODUCTION", False)),
             full_rebuild=bool(settings.get("CASCADE_FULL_REBUILD", False)),
             no_cache=bool(settings.get("CASCADE_NO_CACHE", False)),
+            accept_rewrite=settings.get("CASCADE_ACCEPT_REWRITE"),
             state_dir=str(settings.get("CASCADE_STATE_DIR") or cls.state_dir),
         )
 

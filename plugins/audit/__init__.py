@@ -1,5 +1,13 @@
-"""The audit of the publishing history: every commit must be SSH-signed by an allowed signer."""
+"""Cascade's audit plugin: verify the signed, append-only history and show it to reviewers."""
+
+from __future__ import annotations
+
+from alerts.events import build_published, content_loaded, write_outputs
+
+from .site import audit_content, save_ledger, write_audit
 
 
 def register() -> None:
-    """Connected later by the build."""
+    content_loaded.connect(audit_content)
+    write_outputs.connect(write_audit)
+    build_published.connect(save_ledger)

@@ -1,0 +1,125 @@
+"""The audit's part in a build: verify history first, then publish what it found."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alerts.model import Provenance
+
+from .audit import accept_rewrite, audit_repository, record_publication
+from .errors import AuditError, RepositoryError
+from .ledger import Ledger
+from .policy import AuditPolicy
+from .report import AuditReport
+
+LEDGER_FILE = "ledger.json"
+
+
+class HistoryViolations(AuditError):
+    """A production build found broken rules: it publishes nothing."""
+
+    def __init__(self, report: AuditReport) -> None:
+        lines = [str(v) for v in report.violations]
+        super().__init__(
+            f"the history breaks {len(lines)} rule(s); nothing was published:\n" + "\n".join(lines)
+        )
+        self.report = report
+
+
+@dataclass(frozen=True)
+class BuildAudit:
+    """What the audit concluded for this build, for pages, feeds and the ledger."""
+
+    report: AuditReport | None
+    problem: str | None  # why there is no report (development builds only)
+    ledger: Ledger  # as it will be once this build is published
+    ledger_path: Path
+    production: bool
+    policy: AuditPolicy
+    reasons: tuple[str, ...] = field(default=())
+
+    @property
+    def verified(self) -> bool:
+        return self.report is not None and self.report.ok
+
+
+def policy_of(settings: Any) -> AuditPolicy:
+    return AuditPolicy(since=settings.audit_since, trusted_signers=settings.audit_trusted_signers)
+
+
+def audit_build(
+    content: Path,
+    settings: Any,
+    now: Any,
+    state_dir: Path,
+    accept_rewrite_reason: str | None,
+) -> BuildAudit:
+    """Audit the history behind `content`. In production any violation, an unreadable
+    history or uncommitted content raises; in development they become reasons shown."""
+    policy = policy_of(settings)
+    ledger_path = state_dir / LEDGER_FILE
+    ledger = Ledger.load(ledger_path)
+    cache = None if settings.no_cache else state_dir / "cache" / "audit"
+    try:
+        if accept_rewrite_reason is not None:
+            ledger = accept_rewrite(content, policy, ledger, accept_rewrite_reason, now)
+        report = audit_repository(content, policy, now, ledger, cache)
+    except RepositoryError as error:
+        if settings.production:
+            raise
+        reason = f"the content is not a verifiable git history: {error}"
+        return BuildAudit(None, str(error), ledger, ledger_path, False, policy, (reason,))
+    dirty = uncommitted(content)
+    if settings.production:
+        if dirty:
+            raise AuditError(
+                f"{len(dirty)} file(s) under {content} are not committed (first: {dirty[0]}); "
+                "a production build publishes only signed, committed history"
+            )
+        if not report.ok:
+            raise HistoryViolations(report)
+        ledger = record_publication(ledger, report.head, now)
+    reasons = []
+    if not settings.production:
+        reasons.append("this is a development build: nothing is recorded in the ledger")
+    if report.violations:
+        rules = sorted({v.rule for v in report.violations})
+        reasons.append(f"{len(report.violations)} violation(s) of the rules: {', '.join(rules)}")
+    if dirty:
+        reasons.append(f"{len(dirty)} uncommitted change(s) under the content folder")
+    return BuildAudit(
+        report, None, ledger, ledger_path, settings.production, policy, tuple(reasons)
+    )
+
+
+def uncommitted(content: Path) -> list[str]:
+    """Paths under `content` that differ from HEAD (modified, added or untracked)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", "."],
+        cwd=content,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return []
+    return [entry[3:] for entry in done.stdout.decode("utf-8", "replace").split("\0") if entry]
+
+
+def verified_provenance(audit: BuildAudit) -> dict[str, Provenance]:
+    """Who signed each alert's latest change, for alerts whose change verified."""
+    if audit.report is None:
+        return {}
+    verified = {
+        revision.commit
+        for revisions in audit.report.revisions.values()
+        for revision in revisions
+        if revision.verified
+    }
+    return {
+        alert_id: found
+        for alert_id, found in audit.report.provenance.items()
+        if found.commit in verified and found.signer_fingerprint
+    }
