@@ -37,7 +37,7 @@ test: lint
 	$(BIN)/python -m pytest --cov --cov-report=term
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --alerts $(N)
+	$(BIN)/python bench/run.py --alerts $(N) --big $$(( $(N) * 10 ))
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --alerts 1000 --runs 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 import publish
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The shared schemas and test data sit beside the checkout (as in CI); CASCADE_SHARED can
+# point elsewhere.
+SHARED = Path(os.environ.get("CASCADE_SHARED") or ROOT.parent / "shared")
 DEMO_NOW = "2026-11-20T09:00:00+00:00"
 
 

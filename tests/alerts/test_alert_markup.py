@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import bleach
 import pytest
@@ -22,8 +21,9 @@ from alerts.sanitise import (
     sanitise_html,
 )
 from alerts.validate import ParsedAlert
+from tests.conftest import SHARED
 
-XSS_VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "xss" / "xss_vectors.json"
+XSS_VECTORS = SHARED / "data" / "xss" / "xss_vectors.json"
 DANGEROUS_ELEMENTS = frozenset({"script", "iframe", "object", "embed", "form", "style"})
 DANGEROUS_SCHEMES = ("javascript:", "vbscript:", "data:")
 

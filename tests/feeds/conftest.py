@@ -30,11 +30,12 @@ from alerts.model import (
     newest_first_key,
 )
 from alerts.settings import CascadeSettings
+from tests.conftest import SHARED
 
 GMT = UTC
 BST = timezone(timedelta(hours=1))
 REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO.parent / "shared" / "schemas"
+SCHEMAS = SHARED / "schemas"
 TEMPLATES = REPO / "theme" / "templates"
 
 SECTORS: tuple[Sector, ...] = (
