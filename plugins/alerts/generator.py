@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from jinja2 import FileSystemBytecodeCache
 from markupsafe import Markup
 from pelican.generators import Generator
 
@@ -46,6 +47,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.now = self.cascade.now or datetime.now(UTC)
         self.content_dir = Path(self.path)
         self.state_dir = self.cascade.state_path(self.content_dir)
+        if not self.cascade.no_cache:
+            # Compiling every template again costs more than a whole no-change build's work.
+            jinja_cache = self.state_dir / "cache" / "jinja"
+            jinja_cache.mkdir(parents=True, exist_ok=True)
+            self.env.bytecode_cache = FileSystemBytecodeCache(str(jinja_cache))
         # Filled by the audit plugin: who signed the commit that last changed each alert.
         self.provenance: dict[str, Provenance] = {}
         # Set by the audit plugin: what it found, for its pages and the ledger.
