@@ -249,7 +249,35 @@ def _plainly_safe(text: str) -> bool:
     return True
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(node: Node | None, first_line: int, what: str) -> None:
+    """YAML's "\\ud83d\\ude00" escapes give two lone surrogates, not one character: text
+    that cannot be written as UTF-8, nor even printed in an error message."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ScalarNode):
+            if _SURROGATE.search(current.value):
+                raise FrontMatterError(
+                    current.start_mark.line + first_line,
+                    what,
+                    "contains a \\uD800 to \\uDFFF escape (a lone surrogate); write the "
+                    "character itself, or one \\U0001XXXX escape",
+                )
+        elif isinstance(current.value, list):
+            for item in current.value:
+                stack.extend(item if isinstance(item, tuple) else (item,))
+
+
 def _load(text: str, first_line: int, what: str) -> tuple[Node | None, Any]:
+    node, value = _load_unchecked(text, first_line, what)
+    _refuse_surrogates(node, first_line, what)
+    return node, value
+
+
+def _load_unchecked(text: str, first_line: int, what: str) -> tuple[Node | None, Any]:
     if _FAST and _plainly_safe(text):
         fast = _FastStrictLoader(text)
         try:

@@ -76,6 +76,9 @@ _TREE: _AlertTree = _MD.treeprocessors["cascade_alert"]  # type: ignore[assignme
 def render_body(source: str) -> RenderedBody:
     """Markdown to sanitised HTML. Pure: the same source always gives the same result."""
     _MD.reset()
+    # Markdown skips the tree processors for blank input: without this reset, a blank body
+    # would report the previous body's images.
+    _TREE.images = 0
     raw_html = _MD.convert(source)
     html = sanitise_html(raw_html)
     reader = _TextReader()

@@ -353,3 +353,15 @@ def test_an_empty_body_is_placed_just_after_the_front_matter() -> None:
     for tail in (b"", b"\n", b"\n\n  \n"):
         source = read_source(b"---\nlevel: red\n---" + tail)
         assert (source.body, source.body_line) == ("", 4)
+
+
+def test_lone_surrogate_escapes_are_refused() -> None:
+    from alerts.frontmatter import FrontMatterError, read_source
+
+    with pytest.raises(FrontMatterError) as caught:
+        read_source(b'---\nlevel: "red"\ntitle: "\\ud83d\\ude00"\n---\nBody\n')
+    assert (caught.value.line, caught.value.field) == (3, "front-matter")
+    assert "lone surrogate" in caught.value.message
+    assert read_source(b'---\ntitle: "\\U0001F600"\n---\nBody\n').metadata == {
+        "title": "\U0001f600"
+    }

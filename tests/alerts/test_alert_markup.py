@@ -456,3 +456,9 @@ def test_bleach_finds_nothing_to_remove(source: str) -> None:
 def test_level_labels_are_plain_text() -> None:
     # The level label is put into pages as text next to body HTML; it needs no escaping.
     assert all(re.fullmatch(r"[A-Z]+", level.label) for level in Level)
+
+
+def test_blank_body_does_not_inherit_the_previous_body() -> None:
+    render_body("First paragraph of another alert.\n\n![x](/y.png)")
+    blank = render_body("")
+    assert (blank.html, blank.first_paragraph, blank.text, blank.images) == ("", "", "", 0)
