@@ -8,8 +8,11 @@ this keeps mypy --strict honest without an ignore.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
+from typing import ClassVar
 
 from lxml import etree
 
@@ -34,17 +37,26 @@ def _add(parent: etree._Element, ns: str, name: str, text: str | None = None) ->
     return element
 
 
-class CascadeExtension:
-    """Declares the `cascade` prefix once on the feed root so entries do not repeat it."""
+class _FeedLevel:
+    """The feed half of a feedgen extension pair: declares a prefix on the document element
+    (or nothing) and leaves the feed itself unchanged; the entry half does the work."""
+
+    namespaces: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
     def extend_ns(self) -> dict[str, str]:
-        return {CASCADE: CASCADE_NS}
+        return dict(self.namespaces)
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
         return feed
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         return feed
+
+
+class CascadeExtension(_FeedLevel):
+    """Declares the `cascade` prefix once on the feed root so entries do not repeat it."""
+
+    namespaces = MappingProxyType({CASCADE: CASCADE_NS})
 
 
 class CascadeEntryExtension:
@@ -84,17 +96,10 @@ class CascadeEntryExtension:
         return self.extend_atom(item)
 
 
-class ThreadExtension:
+class ThreadExtension(_FeedLevel):
     """Declares the RFC 4685 `thr` prefix on the Atom feed root."""
 
-    def extend_ns(self) -> dict[str, str]:
-        return {THREAD: THREAD_NS}
-
-    def extend_atom(self, feed: etree._Element) -> etree._Element:
-        return feed
-
-    def extend_rss(self, feed: etree._Element) -> etree._Element:
-        return feed
+    namespaces = MappingProxyType({THREAD: THREAD_NS})
 
 
 class ThreadEntryExtension:
@@ -132,17 +137,8 @@ class AtomLink:
     length: int | None = None
 
 
-class AtomLinksExtension:
+class AtomLinksExtension(_FeedLevel):
     """Nothing to declare: entry links live in the Atom namespace the feed already has."""
-
-    def extend_ns(self) -> dict[str, str]:
-        return {}
-
-    def extend_atom(self, feed: etree._Element) -> etree._Element:
-        return feed
-
-    def extend_rss(self, feed: etree._Element) -> etree._Element:
-        return feed
 
 
 class AtomLinksEntryExtension:
@@ -175,17 +171,8 @@ class AtomLinksEntryExtension:
         return item
 
 
-class RssUpdatedExtension:
+class RssUpdatedExtension(_FeedLevel):
     """Nothing to declare: feedgen already binds the `atom` prefix on every RSS document."""
-
-    def extend_ns(self) -> dict[str, str]:
-        return {}
-
-    def extend_atom(self, feed: etree._Element) -> etree._Element:
-        return feed
-
-    def extend_rss(self, feed: etree._Element) -> etree._Element:
-        return feed
 
 
 class RssUpdatedEntryExtension:
