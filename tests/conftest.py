@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +14,30 @@ import pytest
 import publish
 
 ROOT = Path(__file__).resolve().parent.parent
-# The shared schemas and test data sit beside the checkout (as in CI); CASCADE_SHARED can
-# point elsewhere.
-SHARED = Path(os.environ.get("CASCADE_SHARED") or ROOT.parent / "shared")
+
+
+def _find_shared() -> Path:
+    """The shared schemas and test data: CASCADE_SHARED if set, else beside the checkout (as
+    in CI), else beside the repository this one was cloned from (a clone in a temp folder)."""
+    if os.environ.get("CASCADE_SHARED"):
+        return Path(os.environ["CASCADE_SHARED"])
+    beside = ROOT.parent / "shared"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        candidate = Path(origin).resolve().parent / "shared"
+        if candidate.is_dir():
+            return candidate
+    return beside
+
+
+SHARED = _find_shared()
 DEMO_NOW = "2026-11-20T09:00:00+00:00"
 
 
