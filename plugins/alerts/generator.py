@@ -70,6 +70,14 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
     # -- context ---------------------------------------------------------------------------
 
     def generate_context(self) -> None:
+        try:
+            self._load()
+        except BaseException:
+            # The build stops here; so must our listening to Pelican's log.
+            logging.getLogger("pelican").removeHandler(self._errors)
+            raise
+
+    def _load(self) -> None:
         cache = AlertCache(
             None if self.cascade.no_cache else self.state_dir / "cache" / "alerts.pickle",
             code_fingerprint(),

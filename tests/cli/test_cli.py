@@ -229,3 +229,13 @@ def test_output_keys_do_not_depend_on_hash_seeds(content: Path, tmp_path: Path) 
         state = content.parent / ".cascade" / "cache" / "manifest.json"
         manifests.append(json.loads(state.read_text())["files"])
     assert manifests[0] == manifests[1]
+
+
+def test_failed_builds_leave_no_log_handlers_behind(content: Path, tmp_path: Path) -> None:
+    import logging
+
+    write_alert(content, "2026-11-20-bad", GOOD_FRONT.replace('"amber"', '"purple"'))
+    before = len(logging.getLogger("pelican").handlers)
+    for _ in range(3):
+        assert build(content, tmp_path / "output") == 1
+    assert len(logging.getLogger("pelican").handlers) == before
