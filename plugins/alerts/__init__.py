@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pelican import signals
+# Pelican is imported only when Pelican loads the plugin: publish.py imports this package's
+# light modules (errors, settings, the build stamp) on every run, and importing Pelican
+# costs half a second that a rebuild with nothing changed must not pay.
 
 
 def _generators(pelican: Any) -> type:
@@ -14,4 +16,6 @@ def _generators(pelican: Any) -> type:
 
 
 def register() -> None:
+    from pelican import signals
+
     signals.get_generators.connect(_generators)

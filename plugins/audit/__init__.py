@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from alerts.events import build_published, content_loaded, write_outputs
-
-from .site import audit_content, save_ledger, write_audit
+# The receivers are imported when Pelican registers the plugin, not when publish.py imports
+# audit.errors: a rebuild with nothing changed must not pay for loading the whole audit.
 
 
 def register() -> None:
+    from alerts.events import build_published, content_loaded, write_outputs
+
+    from .site import audit_content, save_ledger, write_audit
+
     content_loaded.connect(audit_content)
     write_outputs.connect(write_audit)
     build_published.connect(save_ledger)
