@@ -12,18 +12,20 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from alerts.cache import AlertCache  # noqa: E402
+# Only light modules here: a rebuild with nothing changed must finish before the markup,
+# YAML, Pelican and audit machinery would even have loaded; commands import what they use.
 from alerts.errors import CascadeError, ContentError, Problem, SettingsError  # noqa: E402
-from alerts.fingerprint import code_fingerprint  # noqa: E402
-from alerts.loader import load_content, relative_to_content  # noqa: E402
 from alerts.model import Level  # noqa: E402
-from alerts.skeleton import NewAlert, write_skeleton  # noqa: E402
 from audit.errors import RepositoryError  # noqa: E402
+
+if TYPE_CHECKING:
+    from alerts import stamp
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -202,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from alerts.cache import AlertCache
+    from alerts.fingerprint import code_fingerprint
+    from alerts.loader import load_content, relative_to_content
+
     content: Path = args.content
     now = args.now or datetime.now(UTC)
     only: set[str] | None = None
@@ -228,6 +234,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     from alerts.registry import load_registry
+    from alerts.skeleton import NewAlert, write_skeleton
 
     content: Path = args.content
     registry = load_registry(content)
@@ -288,10 +295,14 @@ def _london() -> ZoneInfo:
     return ZoneInfo("Europe/London")
 
 
-def _settings_for(args: argparse.Namespace) -> dict[str, object]:
-    from alerts.build import load_settings
+def _config_of(args: argparse.Namespace) -> Path:
+    config: Path = args.settings or ROOT / (
+        "publishconf.py" if args.production else "pelicanconf.py"
+    )
+    return config
 
-    config = args.settings or ROOT / ("publishconf.py" if args.production else "pelicanconf.py")
+
+def _overrides_of(args: argparse.Namespace) -> dict[str, object]:
     overrides: dict[str, object] = {
         "CASCADE_PRODUCTION": bool(args.production),
         "CASCADE_FULL_REBUILD": bool(args.full),
@@ -307,23 +318,87 @@ def _settings_for(args: argparse.Namespace) -> dict[str, object]:
         if not args.production:
             raise SettingsError("--accept-rewrite", "only a production build records a rewrite")
         overrides["CASCADE_ACCEPT_REWRITE"] = args.accept_rewrite
-    return load_settings(config, overrides)
+    return overrides
+
+
+def _settings_for(args: argparse.Namespace) -> dict[str, object]:
+    from alerts.build import load_settings
+
+    return load_settings(_config_of(args), _overrides_of(args))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from alerts import stamp
+
+    inputs = _stamp_inputs(args)
+    now = args.now or datetime.now(UTC)
+    if inputs is not None:
+        done = stamp.unchanged(inputs, now)
+        if done is not None:
+            print(f"{done.summary} (nothing changed since the last build)")
+            for notice in done.notices:
+                print(notice)
+            return EXIT_OK
+    return _build(args, inputs)
+
+
+def _stamp_inputs(args: argparse.Namespace) -> stamp.Inputs | None:
+    """The inputs to compare with the last build's stamp, or None when this build must run
+    whatever they are (a forced rebuild, a recorded rewrite, unreadable settings)."""
+    from alerts import stamp
+
+    if args.full or args.no_cache or getattr(args, "accept_rewrite", None) is not None:
+        return None
+    config = _config_of(args)
+    if not config.is_file():
+        return None  # the real build reports it
+    try:
+        return stamp.read_inputs(config, _overrides_of(args), args.content, args.output)
+    except Exception:  # a settings file that fails here fails the real build, clearly
+        return None
+
+
+def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
+    from alerts import stamp
     from alerts.build import run_pelican
+    from alerts.settings import CascadeSettings
 
     settings = _settings_for(args)
+    cascade = CascadeSettings.from_pelican(settings)
+    stamp.forget(cascade.state_path(Path(str(settings["PATH"]))))
     generator = run_pelican(settings)
     stats = generator.stats
     alerts = generator.loaded.collection.alerts
-    print(
+    summary = (
         f"built {len(alerts)} alerts into {settings['OUTPUT_PATH']}: "
         f"{stats.rendered} rendered, {stats.kept} unchanged, {stats.deleted} removed"
-        f"{' (full build)' if stats.full else ''}"
     )
-    for notice in generator.page_context.get("site_notices", []):
-        print(f"note: {notice['title']} {notice['text']}")
+    print(f"{summary}{' (full build)' if stats.full else ''}")
+    notices = [
+        f"note: {notice['title']} {notice['text']}"
+        for notice in generator.page_context.get("site_notices", [])
+    ]
+    for notice in notices:
+        print(notice)
+    if (
+        inputs is not None
+        and Path(str(settings["OUTPUT_PATH"])) == inputs.output
+        and Path(str(settings["PATH"])).resolve() == inputs.content.resolve()
+    ):
+        valid_until = stamp.next_change(
+            stamp.alert_boundaries(
+                alerts, cascade.current_window_days, cascade.feed_retention_days
+            ),
+            generator.now,
+        )
+        kept = stats.rendered + stats.kept
+        stamp.record(
+            inputs,
+            generator.now,
+            valid_until,
+            f"built {len(alerts)} alerts into {settings['OUTPUT_PATH']}: 0 rendered, {kept} unchanged, 0 removed",
+            notices,
+        )
     return EXIT_OK
 
 

@@ -1,0 +1,290 @@
+"""The build stamp: what a finished build read, so a rebuild with nothing changed stops early.
+
+A build's output is a function of its inputs: the settings, our code and its libraries, the
+theme, the content files, the git history behind them (the audit), the ledger, and the clock.
+After a build succeeds, `publish.py` records a digest of every input but the clock, plus the
+window of clock times in which the same inputs give the same output: from the build's `now`
+until the first moment an alert expires, leaves the "current" box or a feed's retention
+window. A later build whose inputs digest to the same value, whose output folder is the one
+that build left, and whose clock is inside the window has nothing to do and stops before
+Pelican starts. Everything else - any changed byte, a moved clock past a boundary, `--full`,
+`--no-cache`, `--accept-rewrite`, a folder someone touched - takes the normal build.
+
+Inputs are read *before* the build they stamp, so an edit made while a build runs is seen by
+the next one. Files changed less than `RACY_SECONDS` before they were read are not trusted to
+have a final modification time (the "racy clean" problem git has too), so no stamp is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import runpy
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .fingerprint import code_fingerprint, files_fingerprint
+
+STAMP_FILE = "stamp.json"
+FORMAT = 1
+RACY_SECONDS = 1.0
+# Libraries whose versions can change a page or a feed byte (markdown, nh3 and pyyaml are
+# already in the code fingerprint the content cache uses).
+LIBRARIES = ("pelican", "jinja2", "markupsafe", "feedgen", "lxml", "cryptography")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a build reads and writes, and the digest of what it reads (clock aside)."""
+
+    content: Path
+    output: Path
+    state: Path
+    digest: str
+    # False when some content file is too fresh for its modification time to be trusted.
+    settled: bool
+
+
+@dataclass(frozen=True)
+class Stamp:
+    inputs: str
+    output: str
+    seal: tuple[int, ...]  # the output folder and manifest as the build left them
+    built_at: str  # the build's clock, ISO 8601
+    valid_until: str | None  # the first moment the same inputs would give another output
+    summary: str  # what the build printed, printed again by a build it saves
+    notices: tuple[str, ...]
+    format: int = FORMAT
+
+
+def settings_digest(config: Path, overrides: Mapping[str, object]) -> tuple[str, dict[str, Any]]:
+    """The settings file's values (uppercase names, as Pelican reads them) with `overrides`.
+
+    Returns the digest and the values. Values without a stable text form (a function, say)
+    make a digest that never repeats, so such settings simply never take the early stop.
+    """
+    values = {
+        name: value
+        for name, value in runpy.run_path(str(config)).items()
+        if name.isupper() and not name.startswith("_")
+    }
+    values.update(overrides)
+    text = json.dumps(values, sort_keys=True, default=_stable, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest(), values
+
+
+def _stable(value: object) -> object:
+    if isinstance(value, set | frozenset):
+        return sorted(repr(item) for item in value)
+    if isinstance(value, Path):
+        return str(value)
+    return repr(value)
+
+
+def _resolve(config: Path, value: object) -> Path | None:
+    """A path setting as Pelican resolves it: relative to the settings file's folder."""
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    return (path if path.is_absolute() else config.resolve().parent / path).resolve()
+
+
+def tree_signature(root: Path, settled_before: float) -> tuple[str, bool]:
+    """A digest of every file's path, size, modification time and inode under `root`.
+
+    Also says whether every file was last modified before `settled_before` (seconds since
+    the epoch): a file written in the same clock tick as the read could change unseen.
+    """
+    digest = hashlib.sha256()
+    newest = 0
+    stack = [root]
+    entries: list[tuple[str, int, int, int]] = []
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as scan:
+            for entry in scan:
+                info = entry.stat(follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                entries.append((entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
+                newest = max(newest, info.st_mtime_ns)
+    for path, size, mtime, inode in sorted(entries):
+        digest.update(f"{path}\0{size}\0{mtime}\0{inode}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest(), newest < settled_before * 1e9
+
+
+def git_head(folder: Path) -> str:
+    """The commit checked out for `folder`, or "" outside a repository."""
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", "HEAD"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _file_seal(path: Path) -> tuple[int, ...]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (-1,)
+    return (info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "-"
+
+
+def _versions(names: Iterable[str]) -> str:
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name}=-")
+    return ",".join(found)
+
+
+def read_inputs(
+    config: Path,
+    overrides: Mapping[str, object],
+    content: Path | None,
+    output: Path | None,
+) -> Inputs | None:
+    """Digest the inputs of a build, or None when they cannot be pinned down cheaply."""
+    started = time.time()
+    # The clock is not an input like the others: the stamp's window stands for it.
+    timeless = {name: value for name, value in overrides.items() if name != "CASCADE_NOW"}
+    settings_key, values = settings_digest(config, timeless)
+    content = content or _resolve(config, values.get("PATH"))
+    output = output or _resolve(config, values.get("OUTPUT_PATH"))
+    theme = _resolve(config, values.get("THEME"))
+    if content is None or output is None or theme is None or not content.is_dir():
+        return None
+    if not theme.is_dir():
+        return None
+    state_setting = Path(str(values.get("CASCADE_STATE_DIR") or ".cascade"))
+    state = state_setting if state_setting.is_absolute() else content.parent / state_setting
+    tree, settled = tree_signature(content, started - RACY_SECONDS)
+    parts = (
+        f"format={FORMAT}",
+        settings_key,
+        f"content={content}",
+        f"output={output}",
+        f"theme={theme}",
+        code_fingerprint(),
+        files_fingerprint([theme], ("*",)),
+        _versions(LIBRARIES),
+        sys.version,
+        tree,
+        git_head(content),
+        _file_digest(state / "ledger.json"),  # rewritten by every production build
+    )
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return Inputs(content, output, state, digest, settled)
+
+
+def output_seal(output: Path, manifest: Path) -> tuple[int, ...]:
+    """The output folder's identity and the manifest's, as a finished build leaves them."""
+    return (*_file_seal(output), *_file_seal(manifest))
+
+
+def _stamp_path(state: Path) -> Path:
+    return state / "cache" / STAMP_FILE
+
+
+def _manifest_path(state: Path) -> Path:
+    return state / "cache" / "manifest.json"
+
+
+def load(state: Path) -> Stamp | None:
+    try:
+        raw = json.loads(_stamp_path(state).read_text(encoding="utf-8"))
+        stamp = Stamp(**{**raw, "seal": tuple(raw["seal"]), "notices": tuple(raw["notices"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return stamp if stamp.format == FORMAT else None
+
+
+def unchanged(inputs: Inputs, now: datetime) -> Stamp | None:
+    """The stamp of the last build if this build, at `now`, would write the same output."""
+    stamp = load(inputs.state)
+    if stamp is None or stamp.inputs != inputs.digest or stamp.output != str(inputs.output):
+        return None
+    if stamp.seal != output_seal(inputs.output, _manifest_path(inputs.state)):
+        return None
+    if now < datetime.fromisoformat(stamp.built_at):
+        return None  # the clock went back: "current" and "expired" may read differently
+    if stamp.valid_until is not None and now >= datetime.fromisoformat(stamp.valid_until):
+        return None
+    return stamp
+
+
+def forget(state: Path) -> None:
+    """Drop the stamp before a build starts, so a build that fails half-way (and the
+    recovery the next build must do) is never skipped."""
+    with contextlib.suppress(FileNotFoundError):
+        _stamp_path(state).unlink()
+
+
+def record(
+    inputs: Inputs,
+    now: datetime,
+    valid_until: datetime | None,
+    summary: str,
+    notices: Iterable[str],
+) -> None:
+    """Write the stamp of a build that has just published `inputs` at `now`."""
+    if not inputs.settled:
+        return
+    stamp = Stamp(
+        inputs=inputs.digest,
+        output=str(inputs.output),
+        seal=output_seal(inputs.output, _manifest_path(inputs.state)),
+        built_at=now.isoformat(),
+        valid_until=valid_until.isoformat() if valid_until else None,
+        summary=summary,
+        notices=tuple(notices),
+    )
+    path = _stamp_path(inputs.state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps(asdict(stamp), sort_keys=True), encoding="utf-8")
+    os.replace(scratch, path)
+
+
+def next_change(moments: Iterable[datetime | None], now: datetime) -> datetime | None:
+    """The earliest of `moments` after `now`: when the clock alone changes some output."""
+    later = [moment for moment in moments if moment is not None and moment > now]
+    return min(later) if later else None
+
+
+def alert_boundaries(
+    alerts: Iterable[Any], window_days: int, retention_days: int
+) -> Iterable[datetime | None]:
+    """Every moment at which an alert's place in the site or a feed can change by time alone:
+    it expires, it leaves the current box, it or one of its corrections leaves a feed's
+    retention window, or (issued a little in the future) it begins."""
+    window = timedelta(days=window_days)
+    retention = timedelta(days=retention_days)
+    for alert in alerts:
+        yield alert.expires
+        yield alert.issued
+        yield alert.issued + window
+        yield alert.issued + retention
+        for correction in alert.corrections:
+            yield correction.at + retention
