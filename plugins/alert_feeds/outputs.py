@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from alerts.model import Alert
@@ -10,8 +11,8 @@ from alerts.pages import PagePlan
 from .atom_rss import render_atom, render_rss
 from .context import FeedContext
 from .jsonfeed import render_json
+from .membership import feed_entries
 from .opml import SUBSCRIPTIONS_PATH, XSL_PATH, render_opml, render_xsl, sector_opml_path
-from .retention import select_entries
 from .scopes import FORMATS, FeedFormat, FeedScope, all_scopes
 
 _RENDERERS = {
@@ -43,16 +44,16 @@ def write_feeds(generator: Any) -> None:
         settings.site_name,
     )
     scopes = all_scopes(list(registry.sectors.values()))
-    by_sector = collection.sector_index(registry.sectors)
-    for scope in scopes:
-        # Narrow to the sector's own list first: checking every alert against every scope
-        # would cost alerts x scopes on every build.
-        pool = collection.alerts if scope.sector is None else by_sector[scope.sector]
-        members = [alert for alert in pool if scope.includes(alert)]
-        entries = select_entries(
-            members, generator.now, settings.feed_min_items, settings.feed_retention_days
-        )
-        parts = (feed_settings, _scope_key(scope), _entry_keys(entries, context))
+    every_entries = feed_entries(
+        collection.alerts,
+        scopes,
+        generator.now,
+        settings.feed_min_items,
+        settings.feed_retention_days,
+    )
+    tokens = _EntryTokens(context)
+    for scope, entries in zip(scopes, every_entries, strict=True):
+        parts = (feed_settings, _scope_key(scope), tokens.digest(entries))
         for fmt in FORMATS:
             generator.emit(
                 scope.feed_path(fmt),
@@ -87,22 +88,37 @@ def write_feeds(generator: Any) -> None:
     )
 
 
-def _entry_keys(entries: list[Alert], context: FeedContext) -> tuple[Any, ...]:
-    """What an entry's text depends on: the file, its signer, and the alert it updates
-    (an update names its parent's tag id, which carries the parent's issue date)."""
-    keys = []
-    for alert in entries:
-        parent = context.alerts.get(alert.updates) if alert.updates else None
-        keys.append(
-            (
-                alert.id,
-                alert.content_hash,
-                tuple(a.size for a in alert.attachments),
-                context.provenance.get(alert.id),
-                parent.issued.isoformat() if parent else None,
+class _EntryTokens:
+    """What each entry's text depends on, worked out once per alert and build: an alert sits
+    in dozens of feeds, and a feed's key is the digest of its entries' tokens."""
+
+    def __init__(self, context: FeedContext) -> None:
+        self.context = context
+        self._tokens: dict[str, str] = {}
+
+    def token(self, alert: Alert) -> str:
+        """The file, its attachments, its signer, and the alert it updates (an update names
+        its parent's tag id, which carries the parent's issue date)."""
+        token = self._tokens.get(alert.id)
+        if token is None:
+            context = self.context
+            parent = context.alerts.get(alert.updates) if alert.updates else None
+            token = repr(
+                (
+                    alert.id,
+                    alert.content_hash,
+                    tuple(a.size for a in alert.attachments),
+                    context.provenance.get(alert.id),
+                    parent.issued.isoformat() if parent else None,
+                )
             )
-        )
-    return tuple(keys)
+            self._tokens[alert.id] = token
+        return token
+
+    def digest(self, entries: list[Alert]) -> str:
+        # repr() escapes newlines, so joined tokens cannot run into each other.
+        joined = "\n".join(map(self.token, entries))
+        return hashlib.sha256(joined.encode()).hexdigest()
 
 
 def _scope_key(scope: FeedScope) -> tuple[str, str, str]:

@@ -20,13 +20,18 @@ def select_entries(
     issued exactly 45 days ago. Withdrawn and corrected alerts are kept like any other, so a
     reader sees the withdrawal. The input order (newest first) is preserved.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    if min_items < 0 or retention_days < 0:
-        raise ValueError("min_items and retention_days must not be negative")
-    cutoff = now - timedelta(days=retention_days)
+    cutoff = retention_cutoff(now, min_items, retention_days)
     return [
         alert
         for index, alert in enumerate(members_newest_first)
         if index < min_items or alert.issued >= cutoff or alert.updated >= cutoff
     ]
+
+
+def retention_cutoff(now: datetime, min_items: int, retention_days: int) -> datetime:
+    """The oldest instant a feed keeps every alert from; refuses arguments that make no sense."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if min_items < 0 or retention_days < 0:
+        raise ValueError("min_items and retention_days must not be negative")
+    return now - timedelta(days=retention_days)

@@ -1,0 +1,118 @@
+"""Every feed's entries from one newest-first walk over the alerts, stopped as soon as it can.
+
+Each feed keeps what `retention.select_entries` keeps from its members. Testing every alert
+against every scope would cost alerts x scopes on every build, and the archive only grows;
+instead each alert is routed to the scopes it belongs to, and the walk stops once it is past
+the cut-off and every scope has its minimum. Past that point only a recent correction can keep
+an alert, and testing for one costs an attribute read per alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+
+from alerts.model import Alert, Level
+
+from .retention import retention_cutoff
+from .scopes import FeedScope
+
+_NONE: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """The scopes, by index, that an alert of each level and sector belongs to."""
+
+    anywhere: dict[Level, tuple[int, ...]]  # scopes of every sector
+    all_sectors: dict[Level, tuple[int, ...]]  # for an alert that concerns every sector
+    by_sector: dict[Level, dict[str, tuple[int, ...]]]
+
+    @classmethod
+    def of(cls, scopes: Sequence[FeedScope], indexes: Iterable[int]) -> _Routes:
+        anywhere: dict[Level, list[int]] = {level: [] for level in Level}
+        sectored: dict[Level, list[int]] = {level: [] for level in Level}
+        by_sector: dict[Level, dict[str, list[int]]] = {level: {} for level in Level}
+        for index in indexes:
+            scope = scopes[index]
+            for level in Level if scope.levels is None else scope.levels:
+                if scope.sector is None:
+                    anywhere[level].append(index)
+                else:
+                    sectored[level].append(index)
+                    by_sector[level].setdefault(scope.sector, []).append(index)
+        return cls(
+            anywhere={level: tuple(found) for level, found in anywhere.items()},
+            all_sectors={level: (*anywhere[level], *sectored[level]) for level in Level},
+            by_sector={
+                level: {slug: tuple(found) for slug, found in table.items()}
+                for level, table in by_sector.items()
+            },
+        )
+
+    def targets(self, alert: Alert) -> Sequence[int]:
+        """Every scope whose `includes(alert)` is true, each once."""
+        level = alert.level
+        if alert.for_all_sectors:
+            return self.all_sectors[level]
+        table = self.by_sector[level]
+        sectors = alert.sectors
+        if len(sectors) == 1:
+            return self.anywhere[level] + table.get(sectors[0], _NONE)
+        found = list(self.anywhere[level])
+        # dict.fromkeys: a sector named twice must not list the alert twice.
+        for slug in dict.fromkeys(sectors):
+            found.extend(table.get(slug, _NONE))
+        return found
+
+
+def feed_entries(
+    alerts_newest_first: Sequence[Alert],
+    scopes: Sequence[FeedScope],
+    now: datetime,
+    min_items: int,
+    retention_days: int,
+) -> list[list[Alert]]:
+    """For each scope, in order: `select_entries` of the alerts it includes, newest first."""
+    cutoff = retention_cutoff(now, min_items, retention_days)
+    alerts = alerts_newest_first
+    routes = _Routes.of(scopes, range(len(scopes)))
+    entries: list[list[Alert]] = [[] for _ in scopes]
+    position, total = 0, len(alerts)
+
+    # Issued since the cut-off: kept by every scope that includes it.
+    while position < total and alerts[position].issued >= cutoff:
+        alert = alerts[position]
+        position += 1
+        for index in routes.targets(alert):
+            entries[index].append(alert)
+
+    # Older: kept while a scope is still short of its minimum (until then every member was
+    # kept, so a scope's count of entries is its count of members), or if corrected since.
+    short = {index for index, kept in enumerate(entries) if len(kept) < min_items}
+    short_routes, routed = routes, len(scopes)
+    while short and position < total:
+        alert = alerts[position]
+        position += 1
+        corrected = alert.updated >= cutoff
+        for index in (routes if corrected else short_routes).targets(alert):
+            kept = entries[index]
+            if index in short:
+                kept.append(alert)
+                if len(kept) >= min_items:
+                    short.discard(index)
+            elif corrected:
+                kept.append(alert)
+        if len(short) <= routed // 2:
+            # A few sparse scopes can make this walk reach the oldest alert: route only to
+            # them (rebuilt as they fill, so the total cost stays linear in the scopes).
+            short_routes, routed = _Routes.of(scopes, sorted(short)), len(short)
+
+    # Every scope has its minimum: the rest is kept only if corrected since the cut-off.
+    for alert in islice(alerts, position, None):
+        if alert.corrections and alert.updated >= cutoff:
+            for index in routes.targets(alert):
+                entries[index].append(alert)
+    return entries
