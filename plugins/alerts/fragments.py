@@ -6,8 +6,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+# Bumped when the table's shape changes: an older store is dropped, not migrated (it is
+# only a cache).
+_SCHEMA_VERSION = 2
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS fragment "
+    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
+)
+# SQLite's default limit on host parameters in one statement is 999 on older builds.
+_LOOKUP_CHUNK = 500
 
 
 class FragmentStore:
@@ -16,12 +26,19 @@ class FragmentStore:
     Keys must name every input of the fragment (callers hash them). A forked worker opens
     its own connection (one must never cross a fork) and saves what it rendered with
     `save()` after each batch of work.
+
+    A build that prunes (a full build) first calls `track_use()`: from then on every
+    fragment used, by this process or by any worker forked from it, is marked with the
+    build's generation when saved, and `save(prune=True)` drops only unmarked ones. (Pruning
+    by what the parent process alone used would drop everything its workers rendered.)
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._memory: dict[str, bytes] = {}
         self._new: dict[str, bytes] = {}
+        self._hits: list[str] = []
+        self._generation: int | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self.rendered = 0
@@ -30,24 +47,28 @@ class FragmentStore:
         if self.path is None:
             return None
         if self._pid != os.getpid():
-            # We are a forked worker: the parent's connection is not ours to use.
+            # We are a forked worker: the parent's connection is not ours to use, and what
+            # the parent had still to save is the parent's to save.
             self._db, self._pid = None, os.getpid()
+            self._new.clear()
+            self._hits.clear()
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._db = sqlite3.connect(self.path, timeout=30)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS fragment (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-                )
+                self._db = _open(self.path)
             except sqlite3.DatabaseError:
                 # A damaged cache is only a slower build: start it again.
                 self.path.unlink(missing_ok=True)
-                self._db = sqlite3.connect(self.path)
-                self._db.execute(
-                    "CREATE TABLE fragment (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
-                )
+                self._db = _open(self.path)
         return self._db
+
+    def track_use(self) -> None:
+        """Mark every fragment this build uses, so that `save(prune=True)` keeps them."""
+        db = self._connection()
+        if db is None:
+            return
+        (latest,) = db.execute("SELECT coalesce(max(used), 0) FROM fragment").fetchone()
+        self._generation = int(latest) + 1
 
     def get(self, key: str, render: Callable[[], bytes]) -> bytes:
         value = self._memory.get(key)
@@ -61,6 +82,8 @@ class FragmentStore:
         )
         if row is not None:
             value = bytes(row[0])
+            if self._generation is not None:
+                self._hits.append(key)
         else:
             value = render()
             self.rendered += 1
@@ -68,24 +91,71 @@ class FragmentStore:
         self._memory[key] = value
         return value
 
+    def get_many(self, keys: Sequence[str], render: Callable[[int], bytes]) -> list[bytes]:
+        """The fragment of each key, in order; `render(i)` makes the one for `keys[i]` when
+        it is not stored. One query per few hundred keys, not one per key: a listing page
+        can hold thousands."""
+        memory = self._memory
+        missing = list({key for key in keys if key not in memory})
+        db = self._connection() if missing else None
+        if db is not None:
+            for start in range(0, len(missing), _LOOKUP_CHUNK):
+                chunk = missing[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT key, value FROM fragment WHERE key IN ({marks})", chunk
+                ).fetchall()
+                for key, value in rows:
+                    memory[key] = bytes(value)
+                    if self._generation is not None:
+                        self._hits.append(key)
+        pieces = []
+        for index, key in enumerate(keys):
+            value = memory.get(key)
+            if value is None:
+                value = render(index)
+                self.rendered += 1
+                self._new[key] = value
+                memory[key] = value
+            pieces.append(value)
+        return pieces
+
     def save(self, prune: bool = False) -> None:
-        """Keep this build's new fragments; with `prune`, drop every fragment it did not use."""
+        """Keep this build's new fragments; with `prune` (after `track_use()`), drop every
+        fragment no process of this build used."""
         db = self._connection()
         if db is None:
             return
+        generation = self._generation or 0
         with db:
             db.executemany(
-                "INSERT OR REPLACE INTO fragment (key, value) VALUES (?, ?)", self._new.items()
+                "INSERT OR REPLACE INTO fragment (key, value, used) VALUES (?, ?, ?)",
+                ((key, value, generation) for key, value in self._new.items()),
             )
-            if prune:
-                db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
-                db.executemany("INSERT INTO used (key) VALUES (?)", ((k,) for k in self._memory))
-                db.execute("DELETE FROM fragment WHERE key NOT IN (SELECT key FROM used)")
-                db.execute("DROP TABLE used")
+            if self._generation is not None:
+                db.executemany(
+                    "UPDATE fragment SET used = ? WHERE key = ?",
+                    ((generation, key) for key in self._hits),
+                )
+            if prune and self._generation is not None:
+                db.execute("DELETE FROM fragment WHERE used != ?", (generation,))
         self._new.clear()
+        self._hits.clear()
 
     def close(self) -> None:
         if self._db is not None and self._pid == os.getpid():
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version != _SCHEMA_VERSION:
+        with db:
+            db.execute("DROP TABLE IF EXISTS fragment")
+            db.execute(_CREATE)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    return db

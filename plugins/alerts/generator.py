@@ -6,7 +6,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from .fragments import FragmentStore
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import PagePlan, item_key, plan_pages
+from .pages import ItemKeys, Page, PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 
@@ -34,6 +33,10 @@ STATIC_DIR = "static"
 
 def _render_item(template: Any, alert: Alert) -> bytes:
     return str(template.render(alert=alert)).encode("utf-8")
+
+
+def _output_key(parts: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
@@ -61,6 +64,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.loaded: LoadedContent | None = None
         self._output: SiteOutput | None = None
         self.build_key = ""
+        self.items: ItemKeys | None = None
         self.fragments = FragmentStore(
             None if self.cascade.no_cache else self.state_dir / "cache" / "fragments.sqlite"
         )
@@ -107,16 +111,21 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             after_batch=self.fragments.save,
         )
         self._output = output
+        if output.full:
+            # A full build prunes the fragment store afterwards: what it uses must be marked.
+            self.fragments.track_use()
+        self.items = ItemKeys(self.now, self.cascade.current_window_days)
         try:
             self._install_globals()
-            for plan in plan_pages(
+            for page in plan_pages(
                 self.loaded.collection,
                 self.loaded.registry,
                 self.cascade,
                 self.now,
                 provenance=self.provenance,
+                items=self.items,
             ):
-                self.emit_page(plan)
+                self.emit_page(page)
             self._copy_static()
             headers = headers_file().encode()
             self.emit("_headers", ("headers", headers), lambda: headers)
@@ -149,13 +158,20 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         (fragments it caches are saved by each worker).
         """
         assert self._output is not None
-        key = hashlib.sha256(repr(parts).encode()).hexdigest()
+        self._output.emit(path, _output_key(parts), render)
+
+    def emit_keyed(self, path: str, key: str, render: Callable[[], bytes]) -> None:
+        """`emit` for a caller that has already digested every input into `key`."""
+        assert self._output is not None
         self._output.emit(path, key, render)
 
-    def emit_page(self, plan: PagePlan) -> None:
-        self.emit(plan.path, (plan.template, plan.parts), lambda: self.render(plan))
+    def emit_page(self, plan: PagePlan | Page) -> None:
+        assert self._output is not None
+        key = plan.key if isinstance(plan, Page) else _output_key((plan.template, plan.parts))
+        if not self._output.unchanged(plan.path, key):
+            self._output.emit(plan.path, key, lambda: self.render(plan))
 
-    def render(self, plan: PagePlan) -> bytes:
+    def render(self, plan: PagePlan | Page) -> bytes:
         template = self.get_template(plan.template.removesuffix(".html"))
         context = {**self.page_context, **plan.context(), "page_path": plan.path}
         return str(template.render(context)).encode("utf-8")
@@ -165,12 +181,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         a year's archive page can list thousands, and one new alert must not re-render
         them all."""
         template = self.get_template("_item")
-        window = self.cascade.current_window_days
-        pieces = []
-        for alert in alerts:
-            parts = (self.build_key, "item", item_key(alert, self.now, window))
-            key = hashlib.sha256(repr(parts).encode()).hexdigest()
-            pieces.append(self.fragments.get(key, partial(_render_item, template, alert)))
+        items = self.items or ItemKeys(self.now, self.cascade.current_window_days)
+        salt = f"{self.build_key} item "
+        sha256 = hashlib.sha256
+        keys = [sha256((salt + items.line(alert)).encode()).hexdigest() for alert in alerts]
+        pieces = self.fragments.get_many(keys, lambda i: _render_item(template, alerts[i]))
         return Markup(b"\n".join(pieces).decode("utf-8"))  # rendered with autoescape
 
     def _copy_static(self) -> None:

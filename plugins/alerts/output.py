@@ -68,20 +68,35 @@ class SiteOutput:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def unchanged(self, rel: str, key: str) -> bool:
+        """True, with `rel` kept as published, if it was last made from the same `key`.
+
+        The manifest vouches for files it lists (it is only trusted while the output folder
+        is the one it describes); `--full` rebuilds everything regardless. Costs one lookup:
+        a build asks this of every output, and most are unchanged.
+        """
+        before = self.previous.get(rel)
+        if before is None or before[0] != key:
+            return False
+        if rel in self.planned:
+            raise BuildError(f"two outputs would both be written to {rel}")
+        self.planned[rel] = before
+        self.kept += 1
+        return True
+
     def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
         """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged.
 
         Renders are queued and run together in `publish()`, on every core when there are
         many (a cold build) and in-process when there are few (an incremental one).
         """
-        self._checked(rel)
-        before = self.previous.get(rel)
-        # The manifest vouches for files it lists (it is only trusted while the output
-        # folder is the one it describes); `--full` rebuilds everything regardless.
-        if before is not None and before[0] == key:
-            self.planned[rel] = before
-            self.kept += 1
+        if self.unchanged(rel, key):
             return
+        if rel in self.planned:
+            raise BuildError(f"two outputs would both be written to {rel}")
+        # Only a path about to be written needs checking: a kept one was checked when it
+        # was written.
+        self._checked(rel)
         self.planned[rel] = (key, "")
         self._pending.append((rel, render))
 
@@ -119,8 +134,6 @@ class SiteOutput:
         self.emit(rel, hashlib.sha256(data).hexdigest(), lambda: data)
 
     def _checked(self, rel: str) -> Path:
-        if rel in self.planned:
-            raise BuildError(f"two outputs would both be written to {rel}")
         if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
             raise BuildError(f"refusing to write {rel!r}: not a relative path")
         # The staging folder is made empty by us and only ever receives regular files, so

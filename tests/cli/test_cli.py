@@ -239,3 +239,19 @@ def test_failed_builds_leave_no_log_handlers_behind(content: Path, tmp_path: Pat
     for _ in range(3):
         assert build(content, tmp_path / "output") == 1
     assert len(logging.getLogger("pelican").handlers) == before
+
+
+def test_a_cold_build_keeps_every_list_item_for_the_next_build(tmp_path: Path) -> None:
+    """Pages rendered in forked workers cache their list items; pruning after a full build
+    must not throw those away (the next build would render thousands again)."""
+    import sqlite3
+
+    from bench.synth import write_archive
+
+    content = tmp_path / "content"
+    written = write_archive(content, 450)  # enough outputs to render on every core
+    assert build(content, tmp_path / "output") == 0
+    store = content.parent / ".cascade" / "cache" / "fragments.sqlite"
+    (count,) = sqlite3.connect(store).execute("SELECT count(*) FROM fragment").fetchone()
+    # one list item per alert, plus feed entries
+    assert count > len(written)
