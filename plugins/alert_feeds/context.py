@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from html import escape
 from urllib.parse import quote
 
@@ -66,12 +67,25 @@ class FeedContext:
     salt: str = ""
     # An alert appears in many feeds; its content HTML is worked out once per build.
     _content: dict[Alert, str] = field(default_factory=dict, compare=False, repr=False)
+    # ... and so is its fragments' key, by object identity: hashing an Alert hashes its body.
+    _keys: dict[int, tuple[Alert, str]] = field(default_factory=dict, compare=False, repr=False)
 
-    def fragment(self, kind: str, alert: Alert, render: Callable[[], bytes]) -> bytes:
-        """One entry rendered in one format, from the store when nothing it shows changed."""
+    def fragments_of(
+        self, kind: str, alerts: Sequence[Alert], render: Callable[[Alert], bytes]
+    ) -> list[bytes]:
+        """Each alert's entry rendered as `kind`, in order: from the store when nothing it
+        shows changed, else from `render(alert)`."""
+        return [
+            self.fragments.get(self._fragment_key(kind, alert), partial(render, alert))
+            for alert in alerts
+        ]
+
+    def _fragment_key(self, kind: str, alert: Alert) -> str:
+        known = self._keys.get(id(alert))
+        if known is not None and known[0] is alert:
+            return f"{kind}:{known[1]}"
         parent = self.alerts.get(alert.updates) if alert.updates else None
         inputs = (
-            kind,
             self.salt,
             self.settings.public_url,
             self.settings.tag_authority,
@@ -81,7 +95,9 @@ class FeedContext:
             parent.issued.isoformat() if parent else None,
         )
         key = hashlib.sha256(repr(inputs).encode()).hexdigest()
-        return self.fragments.get(key, render)
+        # The alert is held with its key, so its id() cannot be reused by another object.
+        self._keys[id(alert)] = (alert, key)
+        return f"{kind}:{key}"
 
     # URLs and ids
 

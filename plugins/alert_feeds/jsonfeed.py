@@ -41,9 +41,7 @@ def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
     # says exactly the same thing. Items come from the fragment store, as in Atom and RSS;
     # "items" is the last key, so it is spliced in before the closing brace.
     head = _dumps(feed)[:-1]
-    items = b",".join(
-        ctx.fragment("json", alert, partial(_item_json, alert, ctx)) for alert in ordered
-    )
+    items = b",".join(ctx.fragments_of("json", ordered, partial(_item_json, ctx=ctx)))
     return head + b',"items":[' + items + b"]}\n"
 
 
