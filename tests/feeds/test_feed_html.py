@@ -84,3 +84,17 @@ def test_text_without_markup_is_unchanged(text):
 )
 def test_xml_safe(text, expected):
     assert xml_safe(text) == expected
+
+
+def test_xml_safe_keeps_exactly_the_xml_char_production():
+    # XML 1.0, production [2]: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+    def is_char(cp):
+        return (
+            cp in (0x9, 0xA, 0xD)
+            or 0x20 <= cp <= 0xD7FF
+            or 0xE000 <= cp <= 0xFFFD
+            or 0x10000 <= cp <= 0x10FFFF
+        )
+
+    text = "".join(map(chr, range(0x110000)))
+    assert xml_safe(text) == "".join(chr(cp) for cp in range(0x110000) if is_char(cp))
