@@ -67,8 +67,37 @@ class FeedContext:
     salt: str = ""
     # An alert appears in many feeds; its content HTML is worked out once per build.
     _content: dict[Alert, str] = field(default_factory=dict, compare=False, repr=False)
-    # ... and so is its fragments' key, by object identity: hashing an Alert hashes its body.
+    # ... and so are its token and fragment key, by object identity (hashing an Alert hashes
+    # its body); the alert is held too, so its id() cannot pass to another object.
+    _tokens: dict[int, tuple[Alert, str]] = field(default_factory=dict, compare=False, repr=False)
     _keys: dict[int, tuple[Alert, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def entry_token(self, alert: Alert) -> str:
+        """Everything the alert's entry shows, besides the salt and the site's settings.
+
+        A file's hash names all that was parsed from it (the code that parsed it and the
+        registry are in the salt); attachment sizes come from content/attachments/. An alert
+        not read from a file has no hash and is named by every field. The signer, and the
+        parent's issue date (in the tag id an update names), come from elsewhere.
+        """
+        known = self._tokens.get(id(alert))
+        if known is not None and known[0] is alert:
+            return known[1]
+        parent = self.alerts.get(alert.updates) if alert.updates else None
+        origin = (
+            (alert.id, alert.path, alert.content_hash, tuple(a.size for a in alert.attachments))
+            if alert.content_hash
+            else repr(alert)
+        )
+        token = repr(
+            (
+                origin,
+                self.provenance.get(alert.id),
+                parent.issued.isoformat() if parent else None,
+            )
+        )
+        self._tokens[id(alert)] = (alert, token)
+        return token
 
     def fragments_of(
         self, kind: str, alerts: Sequence[Alert], render: Callable[[Alert], bytes]
@@ -76,28 +105,25 @@ class FeedContext:
         """Each alert's entry rendered as `kind`, in order: from the store when nothing it
         shows changed, else from `render(alert)`."""
         return [
-            self.fragments.get(self._fragment_key(kind, alert), partial(render, alert))
+            self.fragments.get(f"{kind}:{self._fragment_key(alert)}", partial(render, alert))
             for alert in alerts
         ]
 
-    def _fragment_key(self, kind: str, alert: Alert) -> str:
+    def _fragment_key(self, alert: Alert) -> str:
         known = self._keys.get(id(alert))
         if known is not None and known[0] is alert:
-            return f"{kind}:{known[1]}"
-        parent = self.alerts.get(alert.updates) if alert.updates else None
+            return known[1]
+        settings = self.settings
         inputs = (
             self.salt,
-            self.settings.public_url,
-            self.settings.tag_authority,
-            self.settings.site_name,
-            repr(alert),
-            self.provenance.get(alert.id),
-            parent.issued.isoformat() if parent else None,
+            settings.public_url,
+            settings.tag_authority,
+            settings.site_name,
+            self.entry_token(alert),
         )
         key = hashlib.sha256(repr(inputs).encode()).hexdigest()
-        # The alert is held with its key, so its id() cannot be reused by another object.
         self._keys[id(alert)] = (alert, key)
-        return f"{kind}:{key}"
+        return key
 
     # URLs and ids
 

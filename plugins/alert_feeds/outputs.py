@@ -51,9 +51,8 @@ def write_feeds(generator: Any) -> None:
         settings.feed_min_items,
         settings.feed_retention_days,
     )
-    tokens = _EntryTokens(context)
     for scope, entries in zip(scopes, every_entries, strict=True):
-        parts = (feed_settings, _scope_key(scope), tokens.digest(entries))
+        parts = (feed_settings, _scope_key(scope), _entries_digest(entries, context))
         for fmt in FORMATS:
             generator.emit(
                 scope.feed_path(fmt),
@@ -62,23 +61,24 @@ def write_feeds(generator: Any) -> None:
             )
 
     env = generator.env
+    scope_keys = tuple(map(_scope_key, scopes))
     generator.emit(XSL_PATH, ("xsl", feed_settings), lambda: render_xsl(env, context))
     generator.emit(
         SUBSCRIPTIONS_PATH,
-        ("opml", feed_settings, tuple(map(_scope_key, scopes))),
+        ("opml", feed_settings, scope_keys),
         lambda: render_opml(env, scopes, context),
     )
     for slug in registry.sectors:
         generator.emit(
             sector_opml_path(slug),
-            ("opml", feed_settings, slug, tuple(map(_scope_key, scopes))),
+            ("opml", feed_settings, slug, scope_keys),
             _sector_opml(env, scopes, context, slug),
         )
     generator.emit_page(
         PagePlan(
             "subscribe/index.html",
             "subscribe.html",
-            ("subscribe", tuple(map(_scope_key, scopes))),
+            ("subscribe", scope_keys),
             lambda: {
                 "groups": _groups(scopes),
                 "public_url": settings.public_url,
@@ -88,37 +88,11 @@ def write_feeds(generator: Any) -> None:
     )
 
 
-class _EntryTokens:
-    """What each entry's text depends on, worked out once per alert and build: an alert sits
-    in dozens of feeds, and a feed's key is the digest of its entries' tokens."""
-
-    def __init__(self, context: FeedContext) -> None:
-        self.context = context
-        self._tokens: dict[str, str] = {}
-
-    def token(self, alert: Alert) -> str:
-        """The file, its attachments, its signer, and the alert it updates (an update names
-        its parent's tag id, which carries the parent's issue date)."""
-        token = self._tokens.get(alert.id)
-        if token is None:
-            context = self.context
-            parent = context.alerts.get(alert.updates) if alert.updates else None
-            token = repr(
-                (
-                    alert.id,
-                    alert.content_hash,
-                    tuple(a.size for a in alert.attachments),
-                    context.provenance.get(alert.id),
-                    parent.issued.isoformat() if parent else None,
-                )
-            )
-            self._tokens[alert.id] = token
-        return token
-
-    def digest(self, entries: list[Alert]) -> str:
-        # repr() escapes newlines, so joined tokens cannot run into each other.
-        joined = "\n".join(map(self.token, entries))
-        return hashlib.sha256(joined.encode()).hexdigest()
+def _entries_digest(entries: list[Alert], context: FeedContext) -> str:
+    """What a feed's entries show, in order, as one value for its output key."""
+    # Tokens are repr()s, which escape newlines, so joined they cannot run into each other.
+    joined = "\n".join(map(context.entry_token, entries))
+    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 def _scope_key(scope: FeedScope) -> tuple[str, str, str]:
