@@ -23,12 +23,19 @@ _NONE: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
-class _Routes:
-    """The scopes, by index, that an alert of each level and sector belongs to."""
+class _LevelRoutes:
+    """The scopes, by index, that an alert of one level belongs to."""
 
-    anywhere: dict[Level, tuple[int, ...]]  # scopes of every sector
-    all_sectors: dict[Level, tuple[int, ...]]  # for an alert that concerns every sector
-    by_sector: dict[Level, dict[str, tuple[int, ...]]]
+    anywhere: tuple[int, ...]  # the scopes of every sector
+    all_sectors: tuple[int, ...]  # those and every sector's: for an alert to every sector
+    by_sector: dict[str, tuple[int, ...]]  # each sector's own
+
+
+@dataclass(frozen=True)
+class _Routes:
+    """Which scopes, by index, an alert belongs to, from its level and sectors alone."""
+
+    levels: dict[Level, _LevelRoutes]
 
     @classmethod
     def of(cls, scopes: Sequence[FeedScope], indexes: Iterable[int]) -> _Routes:
@@ -44,27 +51,28 @@ class _Routes:
                     sectored[level].append(index)
                     by_sector[level].setdefault(scope.sector, []).append(index)
         return cls(
-            anywhere={level: tuple(found) for level, found in anywhere.items()},
-            all_sectors={level: (*anywhere[level], *sectored[level]) for level in Level},
-            by_sector={
-                level: {slug: tuple(found) for slug, found in table.items()}
-                for level, table in by_sector.items()
-            },
+            {
+                level: _LevelRoutes(
+                    anywhere=tuple(anywhere[level]),
+                    all_sectors=(*anywhere[level], *sectored[level]),
+                    by_sector={slug: tuple(found) for slug, found in by_sector[level].items()},
+                )
+                for level in Level
+            }
         )
 
     def targets(self, alert: Alert) -> Sequence[int]:
         """Every scope whose `includes(alert)` is true, each once."""
-        level = alert.level
+        routes = self.levels[alert.level]
         if alert.for_all_sectors:
-            return self.all_sectors[level]
-        table = self.by_sector[level]
+            return routes.all_sectors
         sectors = alert.sectors
         if len(sectors) == 1:
-            return self.anywhere[level] + table.get(sectors[0], _NONE)
-        found = list(self.anywhere[level])
+            return routes.anywhere + routes.by_sector.get(sectors[0], _NONE)
+        found = list(routes.anywhere)
         # dict.fromkeys: a sector named twice must not list the alert twice.
         for slug in dict.fromkeys(sectors):
-            found.extend(table.get(slug, _NONE))
+            found.extend(routes.by_sector.get(slug, _NONE))
         return found
 
 
@@ -96,7 +104,8 @@ def feed_entries(
     while short and position < total:
         alert = alerts[position]
         position += 1
-        corrected = alert.updated >= cutoff
+        # Without a correction, `updated` is `issued`, which is before the cut-off here.
+        corrected = bool(alert.corrections) and alert.updated >= cutoff
         for index in (routes if corrected else short_routes).targets(alert):
             kept = entries[index]
             if index in short:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from alerts.model import Alert
@@ -51,8 +52,14 @@ def write_feeds(generator: Any) -> None:
         settings.feed_min_items,
         settings.feed_retention_days,
     )
+    # An alert sits in dozens of feeds: its token is worked out once, then looked up by id.
+    tokens: dict[str, str] = {}
+    for entries in every_entries:
+        for alert in entries:
+            if alert.id not in tokens:
+                tokens[alert.id] = context.entry_token(alert)
     for scope, entries in zip(scopes, every_entries, strict=True):
-        parts = (feed_settings, _scope_key(scope), _entries_digest(entries, context))
+        parts = (feed_settings, _scope_key(scope), _entries_digest(entries, tokens))
         for fmt in FORMATS:
             generator.emit(
                 scope.feed_path(fmt),
@@ -88,10 +95,10 @@ def write_feeds(generator: Any) -> None:
     )
 
 
-def _entries_digest(entries: list[Alert], context: FeedContext) -> str:
+def _entries_digest(entries: list[Alert], tokens: Mapping[str, str]) -> str:
     """What a feed's entries show, in order, as one value for its output key."""
     # Tokens are repr()s, which escape newlines, so joined they cannot run into each other.
-    joined = "\n".join(map(context.entry_token, entries))
+    joined = "\n".join([tokens[alert.id] for alert in entries])
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
