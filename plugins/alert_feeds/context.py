@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from html import escape
 from urllib.parse import quote
 
@@ -104,10 +103,9 @@ class FeedContext:
     ) -> list[bytes]:
         """Each alert's entry rendered as `kind`, in order: from the store when nothing it
         shows changed, else from `render(alert)`."""
-        return [
-            self.fragments.get(f"{kind}:{self._fragment_key(alert)}", partial(render, alert))
-            for alert in alerts
-        ]
+        # One store query per few hundred entries, not one per entry.
+        keys = [f"{kind}:{self._fragment_key(alert)}" for alert in alerts]
+        return self.fragments.get_many(keys, lambda index: render(alerts[index]))
 
     def _fragment_key(self, alert: Alert) -> str:
         known = self._keys.get(id(alert))
