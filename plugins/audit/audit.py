@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,24 +10,15 @@ from pathlib import Path
 from .conclude import conclude
 from .errors import AuditError
 from .fold import alerts_at_head, fold
-from .gitstream import (
-    OBJECT_NAME,
-    Change,
-    ChangeLog,
-    commits_between,
-    net_changes,
-    resolve_commit,
-    tree_paths,
-)
-from .history import Graph, HistoryReader, Repository, open_repository, read_graph
+from .gitstream import OBJECT_NAME, Change, ChangeLog, net_changes, resolve_commit, tree_paths
+from .history import HistoryReader, Repository, open_repository, read_graph
 from .judging import check_signatures, judge_commits, read_signer_files
-from .ledger import Ledger, LedgerEntry, RewriteAcceptance
+from .ledger import Ledger, RewriteAcceptance
 from .policy import AuditPolicy
+from .reach import full_reach, incremental_reach, ledger_digest
 from .report import AuditReport
-from .rules import first_publication
 from .state import AuditState, load_state, save_state
-from .storage import utc_text
-from .verdicts import CachedVerdicts, load_verdicts, save_verdicts
+from .verdicts import CachedVerdicts, save_verdicts
 
 
 def audit_repository(
@@ -50,16 +39,14 @@ def audit_repository(
     _check_aware(now)
     repository = open_repository(repo, policy.content_prefix)
     since = resolve_commit(repository.top, policy.since) if policy.since else None
-    graph = read_graph(repository, since, _ledger_tips(ledger))
-    published = first_publication(ledger, graph.parents)
     key = _state_key(policy, since)
-    reused = _reusable(repository, load_state(cache_dir, key), graph, ledger, published, cache_dir)
-    if reused is None:
-        base, cached = AuditState(key), load_verdicts(cache_dir)
-        new = graph.commits()
-    else:
-        base, among, cached = reused
-        new = graph.commits(among)
+    cached_state = load_state(cache_dir, key)
+    reach = None
+    if cached_state is not None:
+        reach = incremental_reach(repository, cached_state, ledger, cache_dir)
+    if reach is None:
+        reach = full_reach(repository, since, ledger, AuditState(key), cache_dir)
+    base, new, cached, published = reach.base, reach.new, reach.cached, reach.published
     first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
     with HistoryReader(repository, policy) as reader, ChangeLog(repository.top, new) as log:
         # While git diffs the new commits' trees in the background, verify their signatures:
@@ -70,26 +57,26 @@ def audit_repository(
         states = read_signer_files(reader, records.values(), base.head_signers, policy)
         verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
     judged = {oid: verdict for oid, (_, verdict) in verdicts.items()}
-    state, added = fold(base, new, records, judged, first_seen, published, states.files, policy)
-    alerts = alerts_at_head(base, records, graph.head, policy) if base.head else None
+    state = fold(base, new, records, judged, first_seen, published, states.files, policy)
+    alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
     state = replace(
         state,
-        alerts=_alerts_in_tree(repository, graph.head, policy) if alerts is None else alerts,
+        alerts=_alerts_in_tree(repository, reach.head, policy) if alerts is None else alerts,
         # Once a published head reaches a commit, a revocation at HEAD no longer concerns it.
         unpublished={o: s for o, s in state.unpublished.items() if o not in published},
         ledger_entries=len(ledger.entries),
-        ledger_digest=_ledger_digest(ledger.entries),
+        ledger_digest=ledger_digest(ledger.entries),
+        publications=reach.publications,
     )
     assert state.head_signers is not None
     head_files = states.files[state.head_signers]
-    net = _net_changes(repository, graph, ledger, policy)
-    report = conclude(state, since, ledger, graph.reachable, head_files, net, policy)
+    net = _net_changes(repository, reach.head, ledger, policy)
+    report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
     if new or state.unpublished != base.unpublished or state.ledger_digest != base.ledger_digest:
-        save_state(cache_dir, state, added, base if reused else None)
+        save_state(cache_dir, state, base if reach.reused else None)
     if new:
         # After a full audit, the cache keeps only the commits the range still holds.
-        keep = None if reused else {oid for oid in graph.reachable if graph.in_range(oid)}
-        save_verdicts(cache_dir, CachedVerdicts(verdicts, first_seen), keep)
+        save_verdicts(cache_dir, CachedVerdicts(verdicts, first_seen), reach.keep)
     return report
 
 
@@ -147,44 +134,6 @@ def _state_key(policy: AuditPolicy, since: str | None) -> tuple[str, ...]:
     )
 
 
-def _ledger_digest(entries: Sequence[LedgerEntry]) -> str:
-    text = json.dumps([[entry.head, utc_text(entry.published_at)] for entry in entries])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _reusable(
-    repository: Repository,
-    state: AuditState | None,
-    graph: Graph,
-    ledger: Ledger,
-    published: Mapping[str, int],
-    cache_dir: Path | None,
-) -> tuple[AuditState, frozenset[str], CachedVerdicts] | None:
-    """The cached totals if still true for this history and ledger, the commits new since,
-    and what the verdict cache knows of the commits this audit must look at.
-
-    Otherwise (None) every commit is folded in afresh: after a rewrite, a change of policy,
-    or with a ledger that does not extend the one the totals were made with.
-    """
-    if state is None or not state.head or not graph.in_range(state.head):
-        return None
-    entries = state.ledger_entries
-    if entries > len(ledger.entries):
-        return None
-    if _ledger_digest(ledger.entries[:entries]) != state.ledger_digest:
-        return None
-    new = frozenset(commits_between(repository.top, state.head, graph.head))
-    newly = {oid for oid, index in published.items() if index >= entries and oid not in new}
-    cached = load_verdicts(cache_dir, new | newly)
-    for oid in newly:
-        # A ledger saying a commit was published before it was first seen would move that
-        # time earlier, and with it a validity verdict the totals hold.
-        first = cached.first_seen.get(oid)
-        if first is not None and ledger.entries[published[oid]].published_at < first:
-            return None
-    return state, new, cached
-
-
 def _first_seen(
     oid: str,
     cached: CachedVerdicts,
@@ -207,13 +156,16 @@ def _first_seen(
 
 
 def _net_changes(
-    repository: Repository, graph: Graph, ledger: Ledger, policy: AuditPolicy
+    repository: Repository, head: str, ledger: Ledger, policy: AuditPolicy
 ) -> list[Change] | None:
-    """What changed in the alerts from the ledger's baseline to HEAD (None: nothing to compare)."""
+    """What changed in the alerts from the ledger's baseline to HEAD (None: nothing to compare).
+
+    The baseline is in the repository: reading the history fails otherwise.
+    """
     baseline = ledger.baseline
-    if baseline is None or baseline == graph.head or baseline not in graph.parents:
+    if baseline is None or baseline == head:
         return None
-    return net_changes(repository.top, baseline, graph.head, policy.alerts_dir)
+    return net_changes(repository.top, baseline, head, policy.alerts_dir)
 
 
 def _alerts_in_tree(repository: Repository, head: str, policy: AuditPolicy) -> frozenset[str]:

@@ -110,16 +110,4 @@ def uncommitted(content: Path) -> list[str]:
 
 def verified_provenance(audit: BuildAudit) -> dict[str, Provenance]:
     """Who signed each alert's latest change, for alerts whose change verified."""
-    if audit.report is None:
-        return {}
-    verified = {
-        revision.commit
-        for revisions in audit.report.revisions.values()
-        for revision in revisions
-        if revision.verified
-    }
-    return {
-        alert_id: found
-        for alert_id, found in audit.report.provenance.items()
-        if found.commit in verified and found.signer_fingerprint
-    }
+    return {} if audit.report is None else audit.report.provenance.verified()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import replace
-
-from alerts.model import Provenance
+from collections.abc import Collection, Mapping, Sequence
 
 from .gitstream import Change
+from .histories import ProvenanceMap, RevisionMap
 from .ledger import Ledger
-from .policy import AuditPolicy, alert_id
-from .report import AuditReport, Revision, SignerInfo
+from .policy import AuditPolicy
+from .report import AuditReport, SignerInfo
 from .rules import net_append_only_violations, revoked_at_head_violation, rewrite_violations
 from .signers import AllowedSigner, signers_for
 from .signing import NAMESPACE, PolicyFiles
@@ -29,8 +27,9 @@ def conclude(
 ) -> AuditReport:
     """The report on `state.head`: its totals, and the checks that depend on HEAD and the ledger.
 
-    `reachable` is the history of HEAD, `head_files` its signers files, and `net` what changed
-    in the alerts between the ledger's baseline and HEAD (None if there is nothing to compare).
+    `reachable` holds (at least) every published head in the history of HEAD, `head_files`
+    its signers files, and `net` what changed in the alerts between the ledger's baseline and
+    HEAD (None if there is nothing to compare).
     """
     withdrawn = {
         oid: signer for oid, signer in state.unpublished.items() if signer[0] in head_files.revoked
@@ -43,7 +42,7 @@ def conclude(
         blamed = {v.path for v in violations if v.rule == "append-only"}
         violations += net_append_only_violations(state.head, ledger.baseline, net, policy, blamed)
     violations += rewrite_violations(ledger, reachable)
-    revisions = _unverify(state.revisions, withdrawn.keys()) if withdrawn else state.revisions
+    revisions = RevisionMap(state.histories, withdrawn)
     signed = Counter(state.signed)
     signed.subtract(withdrawn.values())
     return AuditReport(
@@ -57,43 +56,10 @@ def conclude(
         violations=tuple(violations),
         ledger=ledger,
         revisions=revisions,
-        provenance=_provenance(revisions, state.alerts),
+        provenance=ProvenanceMap(revisions, state.alerts),
         verified_commits=state.verified - len(withdrawn),
         unsigned_commits=state.unsigned,
     )
-
-
-def _unverify(
-    revisions: Mapping[str, tuple[Revision, ...]], commits: Collection[str]
-) -> dict[str, tuple[Revision, ...]]:
-    return {
-        alert: tuple(
-            replace(revision, verified=False) if revision.commit in commits else revision
-            for revision in items
-        )
-        for alert, items in revisions.items()
-    }
-
-
-def _provenance(
-    revisions: Mapping[str, tuple[Revision, ...]], alerts: Iterable[str]
-) -> dict[str, Provenance]:
-    """The last commit that changed each alert at HEAD (when that was within the range).
-
-    A verified commit was signed by its committer, so the committer's e-mail is the signer's
-    principal; an unverified one names no signer.
-    """
-    provenance = {}
-    for path in alerts:
-        alert = alert_id(path)
-        if alert in revisions:
-            last = revisions[alert][-1]
-            provenance[alert] = Provenance(
-                commit=last.commit,
-                signer_fingerprint=last.signer_fingerprint or "",
-                signer_name=last.committer_email if last.verified else "",
-            )
-    return provenance
 
 
 def _signers(

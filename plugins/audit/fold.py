@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
+from .histories import HistoryBuilder
 from .policy import AuditPolicy, alert_id
 from .records import CommitRecord, SignersState
 from .report import Revision, Violation
@@ -31,17 +32,16 @@ def fold(
     published: Collection[str],
     files: Mapping[SignersState, PolicyFiles],
     policy: AuditPolicy,
-) -> tuple[AuditState, list[tuple[str, Revision]]]:
-    """`state` with `commits` (new ones, parents first) folded in, and the revisions added.
+) -> AuditState:
+    """`state` with `commits` (new ones, parents first) folded in.
 
     `published` holds the commits a published head reaches. The alert files at the new head
     are left for the caller to set, as it can often work them out without asking git.
     """
-    added: list[tuple[str, Revision]] = []
     if not commits:
-        return state, added
+        return state
     violations: list[Violation] = list(state.violations)
-    revisions: dict[str, tuple[Revision, ...]] = dict(state.revisions)
+    histories = HistoryBuilder(state.histories)
     signed: Counter[SignerKey] = Counter(state.signed)
     unpublished = dict(state.unpublished)
     revoked = set(state.revoked)
@@ -80,9 +80,8 @@ def fold(
                 note=note,
                 diff=change.diff,
             )
-            revisions[alert] = (*revisions.get(alert, ()), revision)
-            added.append((alert, revision))
-    new_state = AuditState(
+            histories.add(alert, revision)
+    return AuditState(
         key=state.key,
         head=commits[-1],
         commits=state.commits + len(commits),
@@ -90,7 +89,7 @@ def fold(
         verified=verified_count,
         unsigned=unsigned,
         violations=tuple(violations),
-        revisions=revisions,
+        histories=histories.result(),
         signed=dict(signed),
         unpublished=unpublished,
         revoked=frozenset(revoked),
@@ -98,9 +97,9 @@ def fold(
         alerts=state.alerts,
         ledger_entries=state.ledger_entries,
         ledger_digest=state.ledger_digest,
+        publications=state.publications,
         journal_size=state.journal_size,
     )
-    return new_state, added
 
 
 def alerts_at_head(

@@ -353,11 +353,36 @@ def parent_map(repo: Path, tips: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return graph
 
 
-def commits_between(repo: Path, old: str, head: str) -> list[str]:
-    """The commits reachable from `head` but not from `old` (`git rev-list head ^old`)."""
-    _check_request(old)
-    _check_request(head)
-    return _run(repo, "rev-list", head, "^" + old, "--").decode("ascii").split()
+def walk(
+    repo: Path, tips: Sequence[str], stops: Sequence[str]
+) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """The commits reachable from `tips` but not from `stops`, mapped to their parents; and
+    the boundary: the commits of `stops`' history that are parents of those.
+
+    One `git rev-list --boundary`, whose output is as long as the answer, however long the
+    history behind `stops`. RepositoryError if any of them is not in the repository.
+    """
+    names = _unique_commits(tips)
+    if not names:
+        return {}, frozenset()
+    requests = [*names, *("^" + oid for oid in _unique_commits(stops))]
+    output = _run(
+        repo,
+        "rev-list",
+        "--parents",
+        "--boundary",
+        "--stdin",
+        stdin=_stdin_lines(requests),
+    )
+    graph: dict[str, tuple[str, ...]] = {}
+    boundary: set[str] = set()
+    for line in output.decode("ascii").splitlines():
+        oid, *parents = line.split()
+        if oid.startswith("-"):
+            boundary.add(oid[1:])
+        else:
+            graph[oid] = tuple(parents)
+    return graph, frozenset(boundary)
 
 
 def tree_paths(repo: Path, commit: str, folder: str) -> list[str]:

@@ -61,7 +61,7 @@ class Graph:
 
     def commits(self, among: Collection[str] | None = None) -> list[str]:
         """The audited commits (or those of them `among` these), each after its parents."""
-        return _parents_first(self.parents, self.head, self.excluded, among)
+        return parents_first(self.parents, self.head, self.excluded, among)
 
 
 def read_graph(repo: Repository, since: str | None, tips: Iterable[str]) -> Graph:
@@ -97,7 +97,7 @@ def ancestors(parents: Mapping[str, tuple[str, ...]], starts: Iterable[str]) -> 
     return seen
 
 
-def _parents_first(
+def parents_first(
     parents: Mapping[str, tuple[str, ...]],
     head: str,
     excluded: Collection[str],

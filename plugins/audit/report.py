@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
-
-from alerts.model import Provenance
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .ledger import Ledger
 from .storage import utc_text
+
+if TYPE_CHECKING:
+    from .histories import ProvenanceMap, RevisionMap
 
 # One name per rule, in the order the rules are numbered in the README.
 RULES: Final = (
@@ -115,8 +115,8 @@ class AuditReport:
     alerts: int  # alert files at HEAD
     violations: tuple[Violation, ...]
     ledger: Ledger
-    revisions: Mapping[str, tuple[Revision, ...]]  # alert id -> oldest first
-    provenance: Mapping[str, Provenance]  # alert id -> the last commit that changed it
+    revisions: RevisionMap  # alert id -> oldest first, read on demand
+    provenance: ProvenanceMap  # alert id -> the last commit that changed it
     verified_commits: int
     unsigned_commits: int
 
@@ -135,8 +135,10 @@ class AuditReport:
             f"Last commit: {self.last_commit}",
         ]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, history: bool = True) -> dict[str, Any]:
+        """Everything as JSON; without `history`, no revisions or provenance (which would
+        read every alert's revisions: an archive's worth)."""
+        summary = {
             "ok": self.ok,
             "head": self.head,
             "since": self.since,
@@ -149,9 +151,15 @@ class AuditReport:
             "signers": [signer.to_json() for signer in self.signers],
             "violations": [violation.to_json() for violation in self.violations],
             "ledger": self.ledger.to_json(),
+        }
+        if not history:
+            return summary
+        revisions = self.revisions.everything()
+        return {
+            **summary,
             "revisions": {
-                alert: [revision.to_json() for revision in self.revisions[alert]]
-                for alert in sorted(self.revisions)
+                alert: [revision.to_json() for revision in revisions[alert]]
+                for alert in sorted(revisions)
             },
             "provenance": {
                 alert: {

@@ -8,6 +8,7 @@ from typing import Any
 from alerts.pages import PagePlan
 
 from .build import BuildAudit, audit_build, verified_provenance
+from .report import AuditReport
 
 AUDIT_PAGE = "audit/index.html"
 AUDIT_JSON = "audit/audit.json"
@@ -56,22 +57,24 @@ def write_audit(generator: Any) -> None:
         )
     )
     report = audit.report
+    problem = audit.problem or ""
     for alert in generator.loaded.collection.alerts:
-        revisions = report.revisions.get(alert.id, ()) if report else ()
+        # The digest stands for every revision: an unchanged history costs no reading.
+        digest = report.revisions.digest(alert.id) if report else ""
         generator.emit_page(
             PagePlan(
                 f"alerts/{alert.id}/history/index.html",
                 "history.html",
-                ("history", alert.id, alert.title, alert.level.value, revisions, audit.problem),
-                _history_context(alert, revisions, audit),
+                ("history", alert.id, alert.title, alert.level.value, digest, problem),
+                _history_context(alert, report, audit),
             )
         )
 
 
-def _history_context(alert: Any, revisions: Any, audit: BuildAudit) -> Any:
+def _history_context(alert: Any, report: AuditReport | None, audit: BuildAudit) -> Any:
     return lambda: {
         "alert": alert,
-        "revisions": revisions,
+        "revisions": report.revisions.get(alert.id, ()) if report else (),
         "problem": audit.problem,
         "page_scope": "all",
     }
@@ -84,7 +87,7 @@ def audit_summary(audit: BuildAudit) -> dict[str, Any]:
     would make this file megabytes long.
     """
     report = audit.report
-    full = report.to_json() if report else {}
+    full = report.to_json(history=False) if report else {}
     return {
         "verified": audit.verified,
         "production": audit.production,
@@ -96,7 +99,7 @@ def audit_summary(audit: BuildAudit) -> dict[str, Any]:
             "content_prefix": audit.policy.content_prefix,
             "signers_dir": audit.policy.signers_dir,
         },
-        **{key: value for key, value in full.items() if key not in ("revisions", "provenance")},
+        **full,
         "ledger": audit.ledger.to_json(),
     }
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from audit import reach
+from audit.history import Graph, read_graph
 from audit.policy import AuditPolicy
+from audit.state import CACHE_FILE, load_state
 from tests.support.signing import Key, SignedRepo, allowed_signers_text, email_of, make_key
 
 # Kinds the audit accepts, each with the name of its test signer.
@@ -106,3 +110,54 @@ def newsroom(tmp_path: Path, alice: Key, bob: Key, dave: Key) -> SignedRepo:
         "2024-04-01T09:00:00Z",
     )
     return repo
+
+
+@pytest.fixture
+def graph_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The head of every audit that read the whole commit graph from now on."""
+    heads: list[str] = []
+    real = read_graph
+
+    def counting(*arguments: object) -> Graph:
+        graph = real(*arguments)  # type: ignore[arg-type]
+        heads.append(graph.head)
+        return graph
+
+    monkeypatch.setattr(reach, "read_graph", counting)
+    return heads
+
+
+def persisted(repo: SignedRepo, cache: Path) -> dict[str, object]:
+    """What the state cached in `cache` holds, in a form that two states holding the same
+    facts share, whatever the layout of their journals."""
+    key = tuple(json.loads((cache / CACHE_FILE).read_text())["key"])
+    state = load_state(cache, key)
+    assert state is not None
+    histories = state.histories
+    frontier = state.publications.frontier
+    return {
+        "totals": (
+            state.head,
+            state.commits,
+            state.first_commit,
+            state.verified,
+            state.unsigned,
+            state.violations,
+            dict(state.signed),
+            dict(state.unpublished),
+            state.revoked,
+            state.head_signers,
+            state.alerts,
+            state.ledger_entries,
+            state.ledger_digest,
+        ),
+        "histories": {
+            alert: (entry.digest, entry.latest)
+            for alert in histories
+            if (entry := histories.get(alert)) is not None
+        },
+        "revisions": histories.all_revisions(),
+        "outside": set(state.publications.outside),
+        # Two frontiers are the same if they reach the same commits.
+        "published": set(repo.git("rev-list", *frontier).split()) if frontier else set(),
+    }

@@ -16,6 +16,7 @@ from audit.ledger import Ledger
 from audit.policy import AuditPolicy
 from audit.report import AuditReport
 from audit.sshsig import SshSignature
+from tests.audit.conftest import persisted
 from tests.support.signing import (
     Key,
     SignedRepo,
@@ -175,7 +176,13 @@ def step(repo: SignedRepo, keys: dict[str, Key], number: int) -> Callable[[Ledge
 
 
 def test_an_incremental_audit_reports_what_a_full_one_does(
-    newsroom: SignedRepo, policy: AuditPolicy, alice: Key, bob: Key, dave: Key, tmp_path: Path
+    newsroom: SignedRepo,
+    policy: AuditPolicy,
+    alice: Key,
+    bob: Key,
+    dave: Key,
+    tmp_path: Path,
+    graph_reads: list[str],
 ) -> None:
     keys = {"alice": alice, "bob": bob, "dave": dave}
     cache = tmp_path / "cache"
@@ -183,9 +190,20 @@ def test_an_incremental_audit_reports_what_a_full_one_does(
     reports: list[AuditReport] = []
     for number in range(7):
         after = step(newsroom, keys, number)
+        graph_reads.clear()
         incremental = audit_repository(newsroom.path, policy, NOW, ledger, cache)
-        full = audit_repository(newsroom.path, policy, NOW, ledger)
+        # Only the first audit, with nothing cached yet, reads the whole graph.
+        assert graph_reads == ([newsroom.head()] if number == 0 else [])
+        full_cache = tmp_path / f"full-{number}"
+        full = audit_repository(newsroom.path, policy, NOW, ledger, full_cache)
         assert incremental == full, f"after step {number}"
+        assert audit_repository(newsroom.path, policy, NOW, ledger) == full
+        # What the next audit builds on is what a full audit would have left.
+        assert persisted(newsroom, cache) == persisted(newsroom, full_cache), f"step {number}"
+        assert all(
+            incremental.revisions.digest(alert) == full.revisions.digest(alert)
+            for alert in full.revisions
+        )
         reports.append(full)
         ledger = after(ledger)
     assert [sorted({v.rule for v in r.violations}) for r in reports] == [

@@ -1,0 +1,99 @@
+"""Each alert's history: a digest that changes exactly when its revisions do, revisions read
+from the journal only when asked for, and a journal that no longer matches is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from audit.audit import audit_repository
+from audit.errors import AuditError
+from audit.histories import AlertHistories, HistoryBuilder, RevisionMap
+from audit.ledger import Ledger
+from audit.policy import AuditPolicy
+from audit.report import Revision, RevisionKind
+from audit.state import JOURNAL_FILE
+from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+FIX = ("2024-05-01T10:00:00+01:00", "Fixed.")
+
+
+def revision(commit: str, kind: RevisionKind = "added", verified: bool = True) -> Revision:
+    return Revision(
+        commit,
+        NOW,
+        "bob@police.example",
+        "SHA256:x",
+        verified,
+        kind,
+        None,
+        "diff\n",
+    )
+
+
+def test_a_digest_follows_every_revision() -> None:
+    builder = HistoryBuilder(AlertHistories())
+    builder.add("a", revision("1" * 40))
+    builder.add("b", revision("2" * 40))
+    first = RevisionMap(builder.result())
+    builder = HistoryBuilder(builder.result())
+    builder.add("a", revision("3" * 40, "corrected"))
+    second = RevisionMap(builder.result())
+    assert first.digest("b") == second.digest("b") != ""
+    assert first.digest("a") != second.digest("a")
+    assert first.digest("missing") == ""
+    assert [r.commit for r in second["a"]] == ["1" * 40, "3" * 40]
+    # Withdrawn commits are reported unverified, and change the digest with them.
+    withdrawn = RevisionMap(builder.result(), ["3" * 40])
+    assert [r.verified for r in withdrawn["a"]] == [True, False]
+    assert withdrawn.digest("a") != second.digest("a")
+    latest = withdrawn.latest("a")
+    assert latest is not None and not latest.verified
+
+
+@pytest.fixture
+def edited(newsroom: SignedRepo, bob: Key, alice: Key) -> SignedRepo:
+    for slug in ("bridge", "market"):
+        path = alert_path(slug)
+        newsroom.commit({path: alert_text(slug.title())}, slug, bob, email_of(bob))
+    return newsroom
+
+
+def test_revisions_are_read_from_the_journal_when_asked(
+    edited: SignedRepo, policy: AuditPolicy, alice: Key, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    before = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    bridge = alert_path("bridge")
+    edited.commit({bridge: alert_text("Bridge", corrections=[FIX])}, "Fix", alice, email_of(alice))
+    after = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    assert after.revisions.digest("2024-05-01-market") == before.revisions.digest(
+        "2024-05-01-market"
+    )
+    assert after.revisions.digest("2024-05-01-bridge") != before.revisions.digest(
+        "2024-05-01-bridge"
+    )
+    # A third audit holds nothing in memory: everything comes from the journal.
+    again = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    assert [r.kind for r in again.revisions["2024-05-01-bridge"]] == ["added", "corrected"]
+    assert again == after == audit_repository(edited.path, policy, NOW, Ledger())
+    summary = again.to_json(history=False)
+    assert "revisions" not in summary and "provenance" not in summary
+    assert set(again.to_json()["revisions"]) == {"2024-05-01-bridge", "2024-05-01-market"}
+
+
+def test_a_journal_that_no_longer_matches_is_refused(
+    edited: SignedRepo, policy: AuditPolicy, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    report = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    journal = cache / JOURNAL_FILE
+    journal.write_bytes(journal.read_bytes().replace(b"bob@", b"eve@"))
+    with pytest.raises(AuditError, match="no longer holds what it did for 2024-05-01-bridge"):
+        report.revisions["2024-05-01-bridge"]
+    with pytest.raises(AuditError, match="delete the audit cache"):
+        report.revisions.everything()
