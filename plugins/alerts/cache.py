@@ -1,31 +1,58 @@
 """Content cache: an unchanged alert file is never parsed, rendered or sanitised again.
 
-Entries are keyed by the file's SHA-256 and the code fingerprint; the (mtime, size) pair
-only decides whether the file needs hashing at all.
+Three files share one name (`alerts.index`, `alerts.log`, `alerts.sqlite`):
+- the index: for every alert file, its stamp, its SHA-256 and what parsing it gave (every
+  field of the alert but its body, or its problems), as plain values in marshal format:
+  loading 10,000 takes milliseconds, where unpickling as many Alerts took 0.2 s;
+- the log: what each later build changed, appended (a build that adds one alert writes one
+  entry, not the whole index), folded back into the index once it grows;
+- the bodies: each alert's rendered HTML by content hash, in SQLite, read only when a page
+  or feed needs it (most of an archive's bytes, and a build that adds one alert reads few).
+
+The stamp (size, times, inode) only decides whether a file needs hashing; the hash decides
+whether it is parsed again. Entries are valid for one code fingerprint and one registry
+(sectors and sources decide what validates).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
 import os
-import pickle
+import secrets
+import sqlite3
 import tempfile
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from .errors import Problem
+from .discover import Stamp, stamp_of
+from .errors import BuildError, Problem
+from .frontmatter import read_source
+from .markup import render_body
+from .model import Alert, Attachment, Correction, Level, Status
 from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 1
+_FORMAT = 2
+# A file changed this close to the build's start may change again within the same tick of
+# the file system's clock, keeping its stamp: such an entry is hashed again next time.
+_RACY_NS = 2_000_000_000
+# The log is folded into the index once it is this large a part of it.
+_LOG_SHARE = 4
+_MIN_LOG_BYTES = 1 << 20
 
+# (stamp or None to hash next time, sha256, the alert's fields or None, problems or None)
+Entry = tuple[Stamp | None, str, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...] | None]
+Result = ParsedAlert | list[Problem]
 
-@dataclass(frozen=True)
-class _Entry:
-    stamp: tuple[int, int]
-    sha256: str
-    result: ParsedAlert | list[Problem]
+_LEVELS = {level.value: level for level in Level}
+_STATUSES = {status.value: status for status in Status}
+_from_iso = datetime.fromisoformat
 
 
 class AlertCache:
@@ -34,77 +61,373 @@ class AlertCache:
     def __init__(self, path: Path | None, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = fingerprint
-        self.entries: dict[str, _Entry] = {}
-        self.fresh: dict[str, _Entry] = {}
-        self.parsed = 0
-        if path is not None:
-            self.entries = self._load(path)
+        self.started_ns = time.time_ns()
+        self.entries: dict[str, Entry] = {}
+        self.fresh: dict[str, Entry] = {}
+        self.parsed = 0  # files parsed this build
+        self.hashed = 0  # files read and hashed because their stamp was not as last time
+        self._changed: dict[str, Entry | None] = {}
+        self._new_bodies: dict[str, str] = {}
+        self._opened = False
+        self._base_id = ""
+        self._compact = True
+        self._bodies = BodyStore(None if path is None else path.with_suffix(".sqlite"), fingerprint)
 
-    def _load(self, path: Path) -> dict[str, _Entry]:
-        try:
-            with path.open("rb") as handle:
-                data = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            return {}
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            return {}
-        if data.get("fingerprint") != self.fingerprint:
-            return {}
-        entries = data.get("entries")
-        return entries if isinstance(entries, dict) else {}
+    # -- reading ---------------------------------------------------------------------------
 
     def read_all(
-        self, content: Path, rels: list[str], registry: Registry
-    ) -> list[ParsedAlert | list[Problem]]:
+        self,
+        content: Path,
+        rels: list[str],
+        registry: Registry,
+        stamps: Mapping[str, Stamp | None] | None = None,
+    ) -> list[Result]:
         """Every file's parse, from the cache where the bytes are unchanged; the rest are
-        parsed on every core."""
-        results: dict[str, ParsedAlert | list[Problem]] = {}
-        misses: list[tuple[str, bytes, str, tuple[int, int]]] = []
+        parsed on every core. `stamps` are the files' stamps if already known."""
+        self._open(registry)
+        self._bodies.content = content
+        entries, fresh, changed = self.entries, self.fresh, self._changed
+        load = self._bodies.body
+        results: list[Result | None] = []
+        misses: list[tuple[int, str, bytes, str, Stamp | None]] = []
         for rel in rels:
-            path = content / rel
-            try:
-                stat = path.stat()
-                stamp = (stat.st_mtime_ns, stat.st_size)
-                entry = self.entries.get(rel)
-                if entry is not None and entry.stamp == stamp:
-                    self.fresh[rel] = entry
-                    continue
-                raw = path.read_bytes()
-            except OSError as exc:
-                results[rel] = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+            stamp = stamps.get(rel) if stamps is not None else _stat(content / rel)
+            entry = entries.get(rel)
+            if entry is not None and stamp is not None and entry[0] == stamp:
+                fresh[rel] = entry
+                results.append(_result(entry, load))
                 continue
+            try:
+                raw = (content / rel).read_bytes()
+            except OSError as exc:
+                results.append([Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")])
+                continue
+            self.hashed += 1
             digest = hashlib.sha256(raw).hexdigest()
-            if entry is not None and entry.sha256 == digest:
-                self.fresh[rel] = replace(entry, stamp=stamp)
+            if entry is not None and entry[1] == digest:
+                entry = fresh[rel] = changed[rel] = (stamp, digest, entry[2], entry[3])
+                results.append(_result(entry, load))
             else:
-                misses.append((rel, raw, digest, stamp))
+                misses.append((len(results), rel, raw, digest, stamp))
+                results.append(None)
 
-        def parse(miss: tuple[str, bytes, str, tuple[int, int]]) -> ParsedAlert | list[Problem]:
-            rel, raw, digest, _ = miss
+        def parse(miss: tuple[int, str, bytes, str, Stamp | None]) -> Result:
+            _, rel, raw, digest, _ = miss
             result = parse_alert_file(raw, rel, registry)
             if isinstance(result, ParsedAlert):
-                result = replace(result, alert=replace(result.alert, content_hash=digest))
+                alert = result.alert.evolve(content_hash=digest)
+                result = ParsedAlert(alert=alert, lines=result.lines)
             return result
 
         for miss, result in zip(misses, map_forked(parse, misses), strict=True):
-            self.fresh[miss[0]] = _Entry(miss[3], miss[2], result)
+            index, rel, _, digest, stamp = miss
+            fresh[rel] = changed[rel] = _entry(stamp, digest, result)
+            if isinstance(result, ParsedAlert):
+                self._new_bodies[digest] = result.alert.body_html
+            results[index] = result
         self.parsed += len(misses)
-        for rel in rels:
-            if rel not in results:
-                results[rel] = self.fresh[rel].result
-        return [results[rel] for rel in rels]
+        return [result for result in results if result is not None]
 
-    def save(self) -> None:
-        """Keep only what this build read, written atomically."""
+    def _open(self, registry: Registry) -> None:
+        """Load the index and log once, if they were made with this code and registry."""
+        if self._opened:
+            return
+        self._opened = True
+        self.fingerprint = _registry_fingerprint(self.fingerprint, registry)
         if self.path is None:
             return
+        store_id = self._bodies.store_id()
+        loaded = _load_index(self.path.with_suffix(".index"), self.fingerprint, store_id)
+        if loaded is None:
+            return
+        self._base_id, self.entries = loaded
+        self._compact = _replay_log(
+            self.path.with_suffix(".log"), self._base_id, self.entries
+        ) or _log_too_long(self.path)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Keep only what this build read: bodies first, then the entries that name them."""
+        if self.path is None:
+            return
+        for rel in self.entries.keys() - self.fresh.keys():
+            self._changed[rel] = None
+        racy = self.started_ns - _RACY_NS
+        for rel, entry in self._changed.items():
+            stamp = entry[0] if entry is not None else None
+            if entry is not None and stamp is not None and max(stamp[1], stamp[2]) >= racy:
+                self._changed[rel] = self.fresh[rel] = (None, *entry[1:])
+        if not self._changed and not self._compact:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": _FORMAT, "fingerprint": self.fingerprint, "entries": self.fresh}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".alerts-", suffix=".tmp")
+        self._bodies.add(self._new_bodies)
+        if self._compact:
+            self._base_id = secrets.token_hex(8)
+            header = (_FORMAT, self.fingerprint, self._bodies.store_id(), self._base_id)
+            _write_atomically(self.path.with_suffix(".index"), (header, self.fresh))
+            self.path.with_suffix(".log").unlink(missing_ok=True)
+            self._bodies.keep_only({entry[1] for entry in self.fresh.values()})
+            self.path.with_suffix(".pickle").unlink(missing_ok=True)  # the old format's
+        else:
+            with self.path.with_suffix(".log").open("ab") as log:
+                log.write(marshal.dumps((self._base_id, self._changed)))
+        self.entries = dict(self.fresh)
+        self._changed = {}
+        self._new_bodies = {}
+        self._compact = False
+
+
+class BodyStore:
+    """Alert bodies by content hash, in SQLite. A forked worker opens its own connection."""
+
+    def __init__(self, path: Path | None, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.content: Path | None = None  # to read a body again if the store lost it
+        self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._id: str | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        assert self.path is not None
+        if self._db is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError:
+                # A damaged cache is only a slower build: start it again.
+                self.path.unlink(missing_ok=True)
+                self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        assert self.path is not None
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        with db:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.execute("CREATE TABLE IF NOT EXISTS body (sha TEXT PRIMARY KEY, html TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+            if row is None or row[0] != self.fingerprint:
+                # Bodies rendered by other code; a new id tells every index it is stale.
+                db.execute("DELETE FROM body")
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), ('id', ?)",
+                    (self.fingerprint, secrets.token_hex(8)),
+                )
+        return db
+
+    def store_id(self) -> str:
+        """Names this store's contents: an index made against another store is stale."""
+        if self._id is None:
+            row = self._connection().execute("SELECT value FROM meta WHERE key = 'id'").fetchone()
+            self._id = str(row[0])
+        return self._id
+
+    def body(self, alert: Alert) -> str:
+        row = (
+            self._connection()
+            .execute("SELECT html FROM body WHERE sha = ?", (alert.content_hash,))
+            .fetchone()
+        )
+        if row is not None:
+            return str(row[0])
+        return self._render_again(alert)
+
+    def _render_again(self, alert: Alert) -> str:
+        """The store lost a body (deleted by hand?): the file still has it, if unchanged."""
         try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            assert self.content is not None
+            raw = (self.content / alert.path).read_bytes()
+        except (OSError, AssertionError):
+            raw = b""
+        if hashlib.sha256(raw).hexdigest() != alert.content_hash:
+            raise BuildError(
+                f"{alert.path} changed during the build, or the content cache is damaged: "
+                "build again (with --no-cache if this persists)"
+            )
+        return render_body(read_source(raw).body).html
+
+    def add(self, bodies: Mapping[str, str]) -> None:
+        if self.path is None or not bodies:
+            return
+        db = self._connection()
+        with db:
+            db.executemany("INSERT OR REPLACE INTO body (sha, html) VALUES (?, ?)", bodies.items())
+
+    def keep_only(self, shas: set[str]) -> None:
+        """Drop the bodies of files no longer in the content (only when the index is
+        rewritten: a scan of the whole table is not worth it on every build)."""
+        if self.path is None:
+            return
+        db = self._connection()
+        with db:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (sha TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep")
+            db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((s,) for s in shas))
+            db.execute("DELETE FROM body WHERE sha NOT IN (SELECT sha FROM keep)")
+            db.execute("DELETE FROM keep")
+
+    def close(self) -> None:
+        if self._db is not None and self._pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+def _entry(stamp: Stamp | None, digest: str, result: Result) -> Entry:
+    if isinstance(result, ParsedAlert):
+        return (stamp, digest, _fields(result), None)
+    return (stamp, digest, None, tuple((p.path, p.line, p.field, p.message) for p in result))
+
+
+def _fields(parsed: ParsedAlert) -> tuple[Any, ...]:
+    """An alert as plain values (marshal stores nothing else), body left out."""
+    a = parsed.alert
+    return (
+        a.id,
+        a.path,
+        a.title,
+        a.level.value,
+        a.issued.isoformat(),
+        a.sectors,
+        a.sources,
+        a.summary,
+        a.updates,
+        a.expires.isoformat() if a.expires is not None else None,
+        a.status.value,
+        tuple((c.at.isoformat(), c.note) for c in a.corrections),
+        tuple((x.name, x.size, x.media_type) for x in a.attachments),
+        a.topics,
+        a.content_hash,
+        dict(parsed.lines),
+    )
+
+
+def _result(entry: Entry, load_body: Callable[[Alert], str]) -> Result:
+    fields, problems = entry[2], entry[3]
+    if fields is None:
+        return [Problem(*p) for p in problems or ()]
+    (
+        alert_id,
+        path,
+        title,
+        level,
+        issued,
+        sectors,
+        sources,
+        summary,
+        updates,
+        expires,
+        status,
+        corrections,
+        attachments,
+        topics,
+        content_hash,
+        lines,
+    ) = fields
+    alert = Alert.from_cache(
+        {
+            "id": alert_id,
+            "path": path,
+            "title": title,
+            "level": _LEVELS[level],
+            "issued": _from_iso(issued),
+            "sectors": sectors,
+            "sources": sources,
+            "summary": summary,
+            "updates": updates,
+            "expires": _from_iso(expires) if expires is not None else None,
+            "status": _STATUSES[status],
+            "corrections": tuple(Correction(_from_iso(at), note) for at, note in corrections)
+            if corrections
+            else (),
+            "attachments": tuple(Attachment(*x) for x in attachments) if attachments else (),
+            "topics": topics,
+            "content_hash": content_hash,
+        },
+        load_body,
+    )
+    parsed = object.__new__(ParsedAlert)
+    object.__setattr__(parsed, "__dict__", {"alert": alert, "lines": lines})
+    return parsed
+
+
+def _stat(path: Path) -> Stamp | None:
+    try:
+        return stamp_of(path.stat())
+    except OSError:
+        return None
+
+
+def _registry_fingerprint(fingerprint: str, registry: Registry) -> str:
+    shape = repr((sorted(registry.sectors.items()), sorted(registry.sources.items())))
+    return hashlib.sha256(f"{fingerprint}\0{shape}".encode()).hexdigest()
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def _load_index(path: Path, fingerprint: str, store_id: str) -> tuple[str, dict[str, Entry]] | None:
+    try:
+        data = marshal.loads(path.read_bytes())
+        header, entries = data
+        format_, made_with, store, base_id = header
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if (format_, made_with, store) != (_FORMAT, fingerprint, store_id):
+        return None
+    if not isinstance(entries, dict) or not isinstance(base_id, str):
+        return None
+    return base_id, entries
+
+
+def _replay_log(path: Path, base_id: str, entries: dict[str, Entry]) -> bool:
+    """Apply each build's changes in order; True if the log must be folded in (damaged)."""
+    try:
+        log = path.open("rb")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    with log:
+        size = os.fstat(log.fileno()).st_size
+        while log.tell() < size:
+            try:
+                record = marshal.load(log)
+                made_for, changes = record
+            except (EOFError, ValueError, TypeError):
+                return True  # torn by a killed build: what follows cannot be trusted
+            if made_for != base_id or not isinstance(changes, dict):
+                return True
+            for rel, entry in changes.items():
+                if entry is None:
+                    entries.pop(rel, None)
+                else:
+                    entries[rel] = entry
+    return False
+
+
+def _log_too_long(path: Path) -> bool:
+    try:
+        log = path.with_suffix(".log").stat().st_size
+        index = path.with_suffix(".index").stat().st_size
+    except OSError:
+        return False
+    return log > max(_MIN_LOG_BYTES, index // _LOG_SHARE)
+
+
+def _write_atomically(path: Path, value: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(marshal.dumps(value))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

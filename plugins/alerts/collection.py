@@ -121,26 +121,24 @@ def check_collection(
     content: Path,
 ) -> tuple[list[Alert], list[Problem]]:
     """Apply the rules that need more than one file; returns the alerts with attachment
-    sizes filled in, and every problem found."""
+    sizes filled in, and every problem found.
+
+    One pass that makes no new object for an alert with nothing to change: it runs over the
+    whole archive on every build.
+    """
     problems: list[Problem] = []
-    by_id: dict[str, list[ParsedAlert]] = defaultdict(list)
+    by_id: dict[str, ParsedAlert] = {}
+    clashes = False
     for item in parsed:
-        by_id[item.alert.id].append(item)
-    for alert_id, items in by_id.items():
-        if len(items) > 1:
-            others = ", ".join(sorted(item.alert.path for item in items))
-            for item in items:
-                problems.append(
-                    Problem(
-                        item.alert.path,
-                        1,
-                        "id",
-                        f"{alert_id!r} is used by more than one file ({others})",
-                    )
-                )
+        if by_id.setdefault(item.alert.id, item) is not item:
+            clashes = True
+    if clashes:
+        problems.extend(_duplicate_ids(parsed))
 
     alerts: list[Alert] = []
     latest_allowed = now + future_tolerance
+    base = content.resolve() / ATTACHMENTS_DIR
+    sizes: dict[str, int | str] = {}
     for item in parsed:
         alert = item.alert
         if alert.issued > latest_allowed:
@@ -165,7 +163,7 @@ def check_collection(
                         f"{alert.updates!r} is not an alert id in content/alerts/",
                     )
                 )
-            elif parent[0].alert.issued >= alert.issued:
+            elif parent.alert.issued >= alert.issued:
                 problems.append(
                     Problem(
                         alert.path,
@@ -184,24 +182,71 @@ def check_collection(
                         f"{correction.at.isoformat()} is in the future",
                     )
                 )
-        attachments: list[Attachment] = []
-        for index, attachment in enumerate(alert.attachments):
-            resolved = resolve_attachment(content, attachment)
-            if isinstance(resolved, str):
-                problems.append(
-                    Problem(alert.path, item.line("attachments"), f"attachments[{index}]", resolved)
-                )
-            else:
-                attachments.append(resolved)
-        alerts.append(replace(alert, attachments=tuple(attachments)))
+        if alert.attachments:
+            alert = _with_sizes(item, content, base, sizes, problems)
+        alerts.append(alert)
     return alerts, problems
+
+
+def _duplicate_ids(parsed: Sequence[ParsedAlert]) -> list[Problem]:
+    by_id: dict[str, list[ParsedAlert]] = defaultdict(list)
+    for item in parsed:
+        by_id[item.alert.id].append(item)
+    problems = []
+    for alert_id, items in by_id.items():
+        if len(items) > 1:
+            others = ", ".join(sorted(item.alert.path for item in items))
+            for item in items:
+                problems.append(
+                    Problem(
+                        item.alert.path,
+                        1,
+                        "id",
+                        f"{alert_id!r} is used by more than one file ({others})",
+                    )
+                )
+    return problems
+
+
+def _with_sizes(
+    item: ParsedAlert,
+    content: Path,
+    base: Path,
+    sizes: dict[str, int | str],
+    problems: list[Problem],
+) -> Alert:
+    """The alert with each attachment's size as the file has it now (looked up once per
+    file per build: many alerts can share one), or the problems of those it cannot use."""
+    alert = item.alert
+    attachments: list[Attachment] = []
+    for index, attachment in enumerate(alert.attachments):
+        size = sizes.get(attachment.name)
+        if size is None:
+            resolved = _resolve(content, base, attachment)
+            size = sizes[attachment.name] = resolved if isinstance(resolved, str) else resolved.size
+        if isinstance(size, str):
+            problems.append(
+                Problem(alert.path, item.line("attachments"), f"attachments[{index}]", size)
+            )
+        elif size == attachment.size:
+            attachments.append(attachment)
+        else:
+            attachments.append(replace(attachment, size=size))
+    if len(attachments) == len(alert.attachments) and all(
+        new is old for new, old in zip(attachments, alert.attachments, strict=True)
+    ):
+        return alert
+    return alert.evolve(attachments=tuple(attachments))
 
 
 def resolve_attachment(content: Path, attachment: Attachment) -> Attachment | str:
     """Fill in the file's size, or say why it cannot be used."""
     # Resolve content/, not content/attachments/: if attachments/ itself is a link out,
     # everything in it is outside.
-    base = content.resolve() / ATTACHMENTS_DIR
+    return _resolve(content, content.resolve() / ATTACHMENTS_DIR, attachment)
+
+
+def _resolve(content: Path, base: Path, attachment: Attachment) -> Attachment | str:
     path = content / ATTACHMENTS_DIR / attachment.name
     try:
         resolved = path.resolve(strict=True)

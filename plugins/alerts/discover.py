@@ -1,4 +1,9 @@
-"""Find alert files under content/ and refuse symbolic links that lead outside it."""
+"""Find alert files under content/ and refuse symbolic links that lead outside it.
+
+One `os.scandir` pass: the kind of every entry comes with the directory listing, so only
+symbolic links (rare) cost extra system calls, and each alert file's stat is taken here,
+once, for the cache to compare with what it saw last time.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +13,92 @@ from pathlib import Path
 from .errors import Problem
 from .validate import ALERTS_DIR
 
+# What the content cache compares to decide whether a file may have changed: size,
+# modification and status-change times (a write moves both) and the inode (a file
+# replaced by another, as git and editors do, gets a new one).
+Stamp = tuple[int, int, int, int]
+
+
+def stamp_of(stat: os.stat_result) -> Stamp:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
 
 def find_alert_files(content: Path) -> tuple[list[str], list[Problem]]:
     """Relative POSIX paths of every .md file under content/alerts/, sorted, and problems
     with links or stray files anywhere under content/."""
+    stamps, problems = scan_alert_files(content)
+    return list(stamps), problems
+
+
+def scan_alert_files(content: Path) -> tuple[dict[str, Stamp | None], list[Problem]]:
+    """Every .md file under content/alerts/ (sorted by relative path) with its stamp, or None
+    if it cannot be stat-ed; and problems with links or stray files anywhere under content/."""
     problems: list[Problem] = []
-    root = content.resolve()
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(content, followlinks=False):
-        here = Path(dirpath)
-        rel_dir = here.relative_to(content).as_posix()
-        in_alerts = rel_dir == ALERTS_DIR or rel_dir.startswith(ALERTS_DIR + "/")
-        refused: set[str] = set()
-        for name in sorted((*dirnames, *filenames)):
-            path = here / name
-            if path.is_symlink():
-                message = _link_problem(path, root, in_alerts)
-                if message:
-                    refused.add(name)
-                    problems.append(
-                        Problem(path.relative_to(content).as_posix(), 1, "file", message)
+    found: dict[str, Stamp | None] = {}
+    _scan(content, "", content.resolve(), found, problems)
+    return dict(sorted(found.items())), problems
+
+
+def _scan(
+    content: Path,
+    rel_dir: str,
+    root: Path,
+    found: dict[str, Stamp | None],
+    problems: list[Problem],
+) -> None:
+    """One directory, then each of its sub-directories in name order (as os.walk would)."""
+    here = os.path.join(content, rel_dir) if rel_dir else os.fspath(content)
+    try:
+        with os.scandir(here) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return  # an unreadable folder is skipped, as os.walk skips it
+    in_alerts = rel_dir == ALERTS_DIR or rel_dir.startswith(ALERTS_DIR + "/")
+    prefix = f"{rel_dir}/" if rel_dir else ""
+    subdirs: list[str] = []
+    files: list[os.DirEntry[str]] = []
+    for entry in entries:
+        name = entry.name
+        if entry.is_symlink():
+            message = _link_problem(Path(entry.path), root, in_alerts)
+            if message:
+                problems.append(Problem(prefix + name, 1, "file", message))
+                continue
+            # A link that may stay is never walked into; a link to a file is read like
+            # the file itself.
+            if not _is_dir(entry):
+                files.append(entry)
+        elif entry.is_dir(follow_symlinks=False):
+            if not name.startswith("."):
+                subdirs.append(name)
+        else:
+            files.append(entry)
+    if in_alerts:
+        for entry in files:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            rel = prefix + name
+            if name.endswith(".md"):
+                try:
+                    found[rel] = stamp_of(entry.stat())
+                except OSError:
+                    found[rel] = None  # the reader reports why it cannot be read
+            else:
+                problems.append(
+                    Problem(
+                        rel, 1, "file", "is not an alert (only .md files belong in content/alerts/)"
                     )
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink()
-        )
-        if in_alerts:
-            for name in sorted(filenames):
-                if name.startswith(".") or name in refused:
-                    continue
-                rel = f"{rel_dir}/{name}"
-                if name.endswith(".md"):
-                    # A link to a file elsewhere in content/ is read like the file itself.
-                    found.append(rel)
-                else:
-                    problems.append(
-                        Problem(
-                            rel,
-                            1,
-                            "file",
-                            "is not an alert (only .md files belong in content/alerts/)",
-                        )
-                    )
-    return sorted(found), problems
+                )
+    for name in subdirs:
+        _scan(content, prefix + name, root, found, problems)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _link_problem(path: Path, root: Path, in_alerts: bool) -> str | None:

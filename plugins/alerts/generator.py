@@ -83,7 +83,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
 
     def _load(self) -> None:
         cache = AlertCache(
-            None if self.cascade.no_cache else self.state_dir / "cache" / "alerts.pickle",
+            None if self.cascade.no_cache else self.state_dir / "cache" / "alerts",
             code_fingerprint(),
         )
         self.loaded = load_content(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .cache import AlertCache
 from .collection import AlertCollection, check_collection
-from .discover import find_alert_files
+from .discover import scan_alert_files
 from .errors import ContentError, Problem
 from .registry import Registry, load_registry
 from .validate import ParsedAlert
@@ -33,9 +33,9 @@ def load_content(
     Every alert is read either way: cross-file rules need the whole set.
     """
     registry = load_registry(content)
-    rel_paths, problems = find_alert_files(content)
+    stamps, problems = scan_alert_files(content)
     parsed: list[ParsedAlert] = []
-    for result in cache.read_all(content, rel_paths, registry):
+    for result in cache.read_all(content, list(stamps), registry, stamps):
         if isinstance(result, list):
             problems.extend(result)
         else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, overload
 
 # The sector slug an author writes to say "every sector".
 ALL_SECTORS = "all"
@@ -90,6 +92,41 @@ class Provenance:
     signer_name: str
 
 
+class _Body:
+    """`Alert.body_html`, which an alert read back from the content cache loads only when a
+    page or feed first asks for it: bodies are most of an archive's bytes, and a build that
+    adds one alert reads only a few of them.
+
+    A data descriptor: it wins over the instance dictionary, where the value is kept once
+    known. An alert made by `Alert(...)` has it from the start; one made by
+    `Alert.from_cache` has a loader instead.
+    """
+
+    @overload
+    def __get__(self, alert: None, owner: type) -> _Body: ...
+    @overload
+    def __get__(self, alert: Alert, owner: type) -> str: ...
+    def __get__(self, alert: Alert | None, owner: type) -> str | _Body:
+        if alert is None:
+            # No class-level default: dataclasses asks, and takes this to mean "required".
+            raise AttributeError("body_html")
+        state = alert.__dict__
+        body = state.get("body_html")
+        if body is None:
+            load = state.get(_BODY_LOADER)
+            if load is None:
+                raise AttributeError("body_html")
+            body = state["body_html"] = load(alert)
+            del state[_BODY_LOADER]
+        return body  # type: ignore[no-any-return]
+
+    def __set__(self, alert: Alert, value: str) -> None:
+        alert.__dict__["body_html"] = value
+
+
+_BODY_LOADER = "_load_body"
+
+
 @dataclass(frozen=True)
 class Alert:
     """One validated alert. Every datetime is timezone-aware, in the author's own offset."""
@@ -102,7 +139,8 @@ class Alert:
     sectors: tuple[str, ...]  # (ALL_SECTORS,) or sector slugs in the author's order
     sources: tuple[str, ...]
     summary: str
-    body_html: str  # Markdown rendered and sanitised: safe to insert into a page or feed
+    # Markdown rendered and sanitised: safe to insert into a page or feed.
+    body_html: str = _Body()  # type: ignore[assignment]
     updates: str | None = None
     expires: datetime | None = None
     status: Status = Status.ACTIVE
@@ -110,6 +148,29 @@ class Alert:
     attachments: tuple[Attachment, ...] = ()
     topics: tuple[str, ...] = ()
     content_hash: str = field(default="", compare=False)
+
+    @classmethod
+    def from_cache(cls, fields: dict[str, Any], load_body: Callable[[Alert], str]) -> Alert:
+        """An alert from fields kept by the content cache (every field but body_html), whose
+        body `load_body(alert)` reads the first time it is asked for. No validation: the
+        fields were validated when the file was parsed."""
+        alert = object.__new__(cls)
+        fields[_BODY_LOADER] = load_body
+        object.__setattr__(alert, "__dict__", fields)
+        return alert
+
+    def evolve(self, **changes: Any) -> Alert:
+        """dataclasses.replace without reading a body not yet loaded (no validation either:
+        for fields worked out after parsing, such as attachment sizes)."""
+        alert = object.__new__(type(self))
+        object.__setattr__(alert, "__dict__", {**self.__dict__, **changes})
+        return alert
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled alert carries its body, never the loader (which holds a database).
+        state = {key: value for key, value in self.__dict__.items() if key != _BODY_LOADER}
+        state["body_html"] = self.body_html
+        return state
 
     @property
     def updated(self) -> datetime:
