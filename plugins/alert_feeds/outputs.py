@@ -68,7 +68,8 @@ def write_feeds(generator: Any) -> None:
             )
 
     env = generator.env
-    scope_keys = tuple(map(_scope_key, scopes))
+    # Every scope's name, title and description, digested once for each output that lists them.
+    scope_keys = hashlib.sha256(repr(tuple(map(_scope_key, scopes))).encode()).hexdigest()
     generator.emit(XSL_PATH, ("xsl", feed_settings), lambda: render_xsl(env, context))
     generator.emit(
         SUBSCRIPTIONS_PATH,
