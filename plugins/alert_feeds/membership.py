@@ -83,7 +83,11 @@ def feed_entries(
     min_items: int,
     retention_days: int,
 ) -> list[list[Alert]]:
-    """For each scope, in order: `select_entries` of the alerts it includes, newest first."""
+    """For each scope, in order: `select_entries` of the alerts it includes, newest first.
+
+    The alerts must be in `newest_first_key` order, as `AlertCollection.alerts` is: the walk
+    takes the first alert issued before the cut-off to mean that all the rest are.
+    """
     cutoff = retention_cutoff(now, min_items, retention_days)
     alerts = alerts_newest_first
     routes = _Routes.of(scopes, range(len(scopes)))
