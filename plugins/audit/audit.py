@@ -11,7 +11,7 @@ from .conclude import conclude
 from .errors import AuditError
 from .fold import alerts_at_head, fold
 from .gitstream import OBJECT_NAME, Change, ChangeLog, net_changes, resolve_commit, tree_paths
-from .history import HistoryReader, Repository, open_repository, read_graph
+from .history import HistoryReader, Repository, open_repository, opened, read_graph
 from .judging import check_signatures, judge_commits, read_signer_files
 from .ledger import Ledger, RewriteAcceptance
 from .policy import AuditPolicy
@@ -37,7 +37,18 @@ def audit_repository(
     Raises RepositoryError when there is no history to audit.
     """
     _check_aware(now)
-    repository = open_repository(repo, policy.content_prefix)
+    with opened(repo, policy) as (repository, reader):
+        return _audit(repository, reader, policy, now, ledger, cache_dir)
+
+
+def _audit(
+    repository: Repository,
+    reader: HistoryReader,
+    policy: AuditPolicy,
+    now: datetime,
+    ledger: Ledger,
+    cache_dir: Path | None,
+) -> AuditReport:
     since = resolve_commit(repository.top, policy.since) if policy.since else None
     key = _state_key(policy, since)
     cached_state = load_state(cache_dir, key)
@@ -48,7 +59,7 @@ def audit_repository(
         reach = full_reach(repository, since, ledger, AuditState(key), cache_dir)
     base, new, cached, published = reach.base, reach.new, reach.cached, reach.published
     first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
-    with HistoryReader(repository, policy) as reader, ChangeLog(repository.top, new) as log:
+    with ChangeLog(repository.top, new) as log:
         # While git diffs the new commits' trees in the background, verify their signatures:
         # the cryptography does not depend on who may sign, so it need not wait for the diff.
         checks = check_signatures(reader, repository, [o for o in new if o not in cached.verdicts])
@@ -70,7 +81,7 @@ def audit_repository(
     )
     assert state.head_signers is not None
     head_files = states.files[state.head_signers]
-    net = _net_changes(repository, reach.head, ledger, policy)
+    net = _net_changes(repository, ledger, base, state, policy)
     report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
     if new or state.unpublished != base.unpublished or state.ledger_digest != base.ledger_digest:
         save_state(cache_dir, state, base if reach.reused else None)
@@ -156,16 +167,24 @@ def _first_seen(
 
 
 def _net_changes(
-    repository: Repository, head: str, ledger: Ledger, policy: AuditPolicy
+    repository: Repository,
+    ledger: Ledger,
+    base: AuditState,
+    state: AuditState,
+    policy: AuditPolicy,
 ) -> list[Change] | None:
     """What changed in the alerts from the ledger's baseline to HEAD (None: nothing to compare).
 
     The baseline is in the repository: reading the history fails otherwise.
     """
     baseline = ledger.baseline
-    if baseline is None or baseline == head:
+    if baseline is None or baseline == state.head:
         return None
-    return net_changes(repository.top, baseline, head, policy.alerts_dir)
+    if baseline == base.head and base.alerts <= state.alerts:
+        # Every alert the baseline had is still there: nothing was deleted or renamed away,
+        # which is all that the comparison looks for.
+        return []
+    return net_changes(repository.top, baseline, state.head, policy.alerts_dir)
 
 
 def _alerts_in_tree(repository: Repository, head: str, policy: AuditPolicy) -> frozenset[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from alerts.model import Provenance
@@ -63,16 +64,18 @@ def audit_build(
     ledger_path = state_dir / LEDGER_FILE
     ledger = Ledger.load(ledger_path)
     cache = None if settings.no_cache else state_dir / "cache" / "audit"
-    try:
-        if accept_rewrite_reason is not None:
-            ledger = accept_rewrite(content, policy, ledger, accept_rewrite_reason, now)
-        report = audit_repository(content, policy, now, ledger, cache)
-    except RepositoryError as error:
-        if settings.production:
-            raise
-        reason = f"the content is not a verifiable git history: {error}"
-        return BuildAudit(None, str(error), ledger, ledger_path, False, policy, (reason,))
-    dirty = uncommitted(content)
+    # git status stats every file: it runs while the history is audited.
+    with Uncommitted(content) as status:
+        try:
+            if accept_rewrite_reason is not None:
+                ledger = accept_rewrite(content, policy, ledger, accept_rewrite_reason, now)
+            report = audit_repository(content, policy, now, ledger, cache)
+        except RepositoryError as error:
+            if settings.production:
+                raise
+            reason = f"the content is not a verifiable git history: {error}"
+            return BuildAudit(None, str(error), ledger, ledger_path, False, policy, (reason,))
+        dirty = status.result()
     if settings.production:
         if dirty:
             raise AuditError(
@@ -95,17 +98,49 @@ def audit_build(
     )
 
 
-def uncommitted(content: Path) -> list[str]:
-    """Paths under `content` that differ from HEAD (modified, added or untracked)."""
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", "."],
-        cwd=content,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        return []
-    return [entry[3:] for entry in done.stdout.decode("utf-8", "replace").split("\0") if entry]
+class Uncommitted:
+    """The paths under `content` that differ from HEAD (modified, added or untracked), asked
+    of `git status` in the background; use it as a context manager."""
+
+    def __init__(self, content: Path) -> None:
+        self._content = content
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Uncommitted:
+        try:
+            self._process = subprocess.Popen(
+                ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", "."],
+                cwd=self._content,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            self._process = None  # no such folder: the audit says what is wrong
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+    def result(self) -> list[str]:
+        """Wait for git; nothing if it could not tell (not a work tree: the audit says why)."""
+        if self._process is None:
+            return []
+        output, _ = self._process.communicate()
+        if self._process.returncode != 0:
+            return []
+        return [entry[3:] for entry in output.decode("utf-8", "replace").split("\0") if entry]
 
 
 def verified_provenance(audit: BuildAudit) -> dict[str, Provenance]:

@@ -71,14 +71,19 @@ class CommitChanges:
 
 
 class CatFile:
-    """One `git cat-file --batch` process answering object reads for as long as it is open."""
+    """One `git cat-file --batch` process answering object reads for as long as it is open.
 
-    def __init__(self, repo: Path) -> None:
+    `checked`: the caller already knows `repo` is the top of a repository.
+    """
+
+    def __init__(self, repo: Path, *, checked: bool = False) -> None:
         self._repo = repo
+        self._checked = checked
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> CatFile:
-        check_repository(self._repo)
+        if not self._checked:
+            check_repository(self._repo)
         self._process = subprocess.Popen(
             ["git", "-C", str(self._repo), "cat-file", "--batch"],
             stdin=subprocess.PIPE,

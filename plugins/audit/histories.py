@@ -19,7 +19,6 @@ from typing import Any, Final
 from alerts.model import Provenance
 
 from .errors import AuditError
-from .policy import alert_id
 from .report import Revision
 
 DIGEST_SIZE: Final = 32  # hex digits of a history digest: 128 bits
@@ -99,11 +98,12 @@ class Columns:
     width: int
     signers: Sequence[SignerRow]  # distinct latest signers
     latest: Sequence[int]  # per alert, its latest revision's row in `signers`
-    offsets: Sequence[int | list[int]]  # per alert, its journal lines (one is a plain int)
+    offsets: Sequence[int]  # per alert, where its first revision's line is in the journal
+    more: Mapping[int, Sequence[int]]  # by alert index, the lines of its later revisions
 
     @classmethod
     def empty(cls) -> Columns:
-        return cls((), "", "", 40, (), (), ())
+        return cls((), "", "", 40, (), (), (), {})
 
     @cached_property
     def position(self) -> dict[str, int]:
@@ -112,11 +112,10 @@ class Columns:
     def entry(self, index: int) -> Entry:
         fingerprint, email, verified = self.signers[self.latest[index]]
         start = index * self.width
-        offsets = self.offsets[index]
         return Entry(
             digest=self.digests[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE],
             latest=Latest(self.commits[start : start + self.width], fingerprint, email, verified),
-            offsets=(offsets,) if isinstance(offsets, int) else tuple(offsets),
+            offsets=(self.offsets[index], *self.more.get(index, ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +127,7 @@ class Columns:
             "signers": [list(row) for row in self.signers],
             "latest": list(self.latest),
             "offsets": list(self.offsets),
+            "more": [[index, list(lines)] for index, lines in sorted(self.more.items())],
         }
 
     @classmethod
@@ -136,25 +136,30 @@ class Columns:
         ids, digests, commits, width = data["ids"], data["digests"], data["commits"], data["width"]
         signers = [(fp, str(email), bool(verified)) for fp, email, verified in data["signers"]]
         latest, offsets = data["latest"], data["offsets"]
+        more = {int(index): [int(line) for line in lines] for index, lines in data["more"]}
         count = len(ids)
+        # Checked type by type rather than item by item: these lists are an archive long.
         if not (
             isinstance(ids, list)
-            and all(isinstance(alert, str) for alert in ids)
+            and set(map(type, ids)) <= {str}
             and isinstance(digests, str)
             and isinstance(commits, str)
-            and isinstance(width, int)
+            and type(width) is int
             and width > 0
             and len(digests) == count * DIGEST_SIZE
             and len(commits) == count * width
             and isinstance(latest, list)
             and len(latest) == count
-            and all(isinstance(row, int) and 0 <= row < len(signers) for row in latest)
+            and set(map(type, latest)) <= {int}
+            and (not latest or (min(latest) >= 0 and max(latest) < len(signers)))
             and isinstance(offsets, list)
             and len(offsets) == count
+            and set(map(type, offsets)) <= {int}
+            and all(0 <= index < count for index in more)
             and all(fp is None or isinstance(fp, str) for fp, _, _ in signers)
         ):
             raise ValueError("the alert columns do not line up")
-        return cls(ids, digests, commits, width, signers, latest, offsets)
+        return cls(ids, digests, commits, width, signers, latest, offsets, more)
 
 
 class AlertHistories:
@@ -326,6 +331,7 @@ def merged_columns(
     signer_rows = list(base.signers)
     latest = list(base.latest)
     offsets = list(base.offsets)
+    more = dict(base.more)
     replaced: dict[int, Entry] = {}
     for alert, entry in histories.changes.items():
         index = base.position.get(alert)
@@ -344,14 +350,16 @@ def merged_columns(
             signers[row] = len(signer_rows)
             signer_rows.append(row)
         latest[index] = signers[row]
-        offsets[index] = full.offsets[0] if len(full.offsets) == 1 else list(full.offsets)
+        offsets[index] = full.offsets[0]
+        if len(full.offsets) > 1:
+            more[index] = full.offsets[1:]
     digest_text, commit_text = "".join(digests), "".join(commits)
     if replaced:
         digest_text = _patched(digest_text, DIGEST_SIZE, {i: e.digest for i, e in replaced.items()})
         commit_text = _patched(
             commit_text, width, {i: e.latest.commit for i, e in replaced.items()}
         )
-    return Columns(ids, digest_text, commit_text, width, signer_rows, latest, offsets)
+    return Columns(ids, digest_text, commit_text, width, signer_rows, latest, offsets, more)
 
 
 def _patched(text: str, size: int, values: Mapping[int, str]) -> str:
@@ -462,7 +470,8 @@ class ProvenanceMap(Mapping[str, Provenance]):
 
     @cached_property
     def _at_head(self) -> dict[str, None]:
-        return dict.fromkeys(map(alert_id, self._paths))
+        # Inlined alert_id (every path is an alert file, `.../<id>.md`): an archive's worth.
+        return {path[path.rindex("/") + 1 : -3]: None for path in self._paths}
 
     def __getitem__(self, alert: str) -> Provenance:
         latest = self._revisions.latest(alert) if alert in self._at_head else None
@@ -485,14 +494,20 @@ class ProvenanceMap(Mapping[str, Provenance]):
         """The provenance of the alerts whose latest change verified."""
         at_head, withdrawn = self._at_head, self._revisions.withdrawn
         return {
-            alert: Provenance(commit=commit, signer_fingerprint=fingerprint, signer_name=email)
-            for alert, commit, (
-                fingerprint,
-                email,
-                verified,
-            ) in self._revisions.histories.latest_rows()
+            alert: _verified_provenance(commit, fingerprint, email)
+            for alert, commit, (fingerprint, email, verified) in (
+                self._revisions.histories.latest_rows()
+            )
             if verified and fingerprint and alert in at_head and commit not in withdrawn
         }
+
+
+def _verified_provenance(commit: str, fingerprint: str, email: str) -> Provenance:
+    """Provenance(commit, fingerprint, email), made as unpickling makes it: a frozen
+    dataclass's __init__ costs twice as much, and a build makes one per alert."""
+    provenance: Provenance = object.__new__(Provenance)
+    provenance.__dict__.update(commit=commit, signer_fingerprint=fingerprint, signer_name=email)
+    return provenance
 
 
 def _provenance(latest: Latest) -> Provenance:

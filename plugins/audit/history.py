@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Literal
 
 from alerts.frontmatter import FrontMatterError, read_source
@@ -36,8 +36,35 @@ def open_repository(folder: Path, content_prefix: str) -> Repository:
     content that is not committed has no history to audit.
     """
     top, object_format, prefix = toplevel(folder)
-    names = ["HEAD^{commit}", f"HEAD:{prefix}", f"HEAD:{content_prefix}"]
-    head, here, content = find_objects(top, names)
+    names = _names(prefix, content_prefix)
+    return _repository(folder, top, object_format, content_prefix, find_objects(top, names))
+
+
+@contextlib.contextmanager
+def opened(folder: Path, policy: AuditPolicy) -> Iterator[tuple[Repository, HistoryReader]]:
+    """`open_repository`, and a reader of its objects: one `git cat-file` answers both."""
+    top, object_format, prefix = toplevel(folder)
+    with CatFile(top, checked=True) as objects:
+        answers = [
+            found[0] if found else None
+            for found in map(objects.find, _names(prefix, policy.content_prefix))
+        ]
+        repository = _repository(folder, top, object_format, policy.content_prefix, answers)
+        yield repository, HistoryReader(repository, policy, objects)
+
+
+def _names(prefix: str, content_prefix: str) -> list[str]:
+    return ["HEAD^{commit}", f"HEAD:{prefix}", f"HEAD:{content_prefix}"]
+
+
+def _repository(
+    folder: Path,
+    top: Path,
+    object_format: str,
+    content_prefix: str,
+    answers: Sequence[str | None],
+) -> Repository:
+    head, here, content = answers
     if head is None:
         raise RepositoryError(f"the repository {top} has no commits yet")
     if here is None:
@@ -126,25 +153,14 @@ def parents_first(
 
 
 class HistoryReader:
-    """Reads commits, blobs and signers files through one `git cat-file` process."""
+    """Reads commits, blobs and signers files through one `git cat-file` process (`objects`,
+    open for as long as the reader is used)."""
 
-    def __init__(self, repo: Repository, policy: AuditPolicy) -> None:
+    def __init__(self, repo: Repository, policy: AuditPolicy, objects: CatFile) -> None:
         self._repo = repo
         self._policy = policy
-        self._objects = CatFile(repo.top)
+        self._objects = objects
         self._versions: dict[str, AlertVersion] = {}
-
-    def __enter__(self) -> HistoryReader:
-        self._objects.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._objects.__exit__(exc_type, exc, traceback)
 
     def raw_commits(self, oids: Iterable[str]) -> dict[str, bytes]:
         """Each commit object exactly as stored, signature headers included."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from alerts.pages import PagePlan
+from alerts.pages import Page, PagePlan
 
 from .build import BuildAudit, audit_build, verified_provenance
 from .report import AuditReport
@@ -57,18 +58,27 @@ def write_audit(generator: Any) -> None:
         )
     )
     report = audit.report
-    problem = audit.problem or ""
+    problem = hashlib.sha256((audit.problem or "").encode()).hexdigest()[:16]
     for alert in generator.loaded.collection.alerts:
-        # The digest stands for every revision: an unchanged history costs no reading.
+        # The history shows the alert's title and level, from its file, and its revisions:
+        # the file's digest and the revisions' stand for all of it, so that an unchanged
+        # history costs no reading and no hashing.
         digest = report.revisions.digest(alert.id) if report else ""
         generator.emit_page(
-            PagePlan(
+            Page(
                 f"alerts/{alert.id}/history/index.html",
                 "history.html",
-                ("history", alert.id, alert.title, alert.level.value, digest, problem),
+                f"{_file_digest(alert)}{digest}{problem}",
                 _history_context(alert, report, audit),
             )
         )
+
+
+def _file_digest(alert: Any) -> str:
+    if alert.content_hash:
+        return str(alert.content_hash[:32])
+    inputs = f"{alert.id}\0{alert.title}\0{alert.level.value}"
+    return hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _history_context(alert: Any, report: AuditReport | None, audit: BuildAudit) -> Any:

@@ -14,7 +14,7 @@ from .records import SignersState
 from .report import Violation
 from .storage import append_line, cache_lock, read_json, write_json
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 CACHE_FILE: Final = "audit-state.json"
 JOURNAL_FILE: Final = "audit-revisions.jsonl"
 # Alert paths may hold any character but NUL, which git forbids in a path.

@@ -14,6 +14,8 @@ from .storage import cache_lock, parse_utc, read_json, utc_text, write_json
 
 FORMAT_VERSION: Final = 1
 CACHE_FOLDER: Final = "verdicts"
+SHARD_GLOB: Final = "[0-9a-f][0-9a-f].json"
+_LEGACY_GLOB: Final = "[0-9a-f].json"
 
 # A signer line's valid-after and valid-before (None: unbounded).
 Window: TypeAlias = tuple[datetime | None, datetime | None]
@@ -67,16 +69,17 @@ def signers_digest(parts: Iterable[bytes | None]) -> str:
 def load_verdicts(cache_dir: Path | None, commits: Collection[str] | None = None) -> CachedVerdicts:
     """What the cache in `cache_dir` holds about `commits` (None: about every commit).
 
-    The cache is split by the first digit of the commit id, so that an audit of a few new
-    commits reads a sixteenth of it, not all. AuditError names a malformed file.
+    The cache is split by the first two digits of the commit id, so that an audit of a few
+    new commits reads a 256th of it, not all. AuditError names a malformed file.
     """
     if cache_dir is None:
         return CachedVerdicts({}, {})
     folder = cache_dir / CACHE_FOLDER
+    _migrate(cache_dir)
     if commits is None:
-        shards = [path.stem for path in folder.glob("?.json")]
+        shards = sorted(path.stem for path in folder.glob(SHARD_GLOB))
     else:
-        shards = sorted({oid[0] for oid in commits})
+        shards = sorted({_shard(oid) for oid in commits})
     verdicts: dict[str, tuple[str, Verdict]] = {}
     first_seen: dict[str, datetime] = {}
     for shard in shards:
@@ -101,25 +104,50 @@ def save_verdicts(
     if cache_dir is None:
         return
     folder = cache_dir / CACHE_FOLDER
-    touched = {oid[0] for oid in (*fresh.verdicts, *fresh.first_seen)}
+    by_shard: dict[str, list[str]] = {}
+    for oid in {**fresh.verdicts, **fresh.first_seen}:
+        by_shard.setdefault(_shard(oid), []).append(oid)
+    _migrate(cache_dir)
     with cache_lock(cache_dir):
         if keep is not None:
-            touched |= {path.stem for path in folder.glob("?.json")}
-        for shard in sorted(touched):
+            by_shard.update({p.stem: by_shard.get(p.stem, []) for p in folder.glob(SHARD_GLOB)})
+        for shard in sorted(by_shard):
             entries = _read_shard(folder, shard)
-            for oid in {**fresh.verdicts, **fresh.first_seen}:
-                if oid[0] != shard:
-                    continue
-                digest, verdict, when = entries.get(oid, ("", None, None))
-                if oid in fresh.verdicts:
-                    digest, verdict = fresh.verdicts[oid]
-                if oid in fresh.first_seen:
-                    new = fresh.first_seen[oid]
-                    when = new if when is None else min(when, new)
-                entries[oid] = (digest, verdict, when)
+            for oid in by_shard[shard]:
+                entries[oid] = _merged(entries.get(oid), oid, fresh)
             if keep is not None:
                 entries = {oid: entry for oid, entry in entries.items() if oid in keep}
             _write_shard(folder, shard, entries)
+
+
+def _merged(entry: _Entry | None, oid: str, fresh: CachedVerdicts) -> _Entry:
+    digest, verdict, when = entry or ("", None, None)
+    if oid in fresh.verdicts:
+        digest, verdict = fresh.verdicts[oid]
+    if oid in fresh.first_seen:
+        new = fresh.first_seen[oid]
+        when = new if when is None else min(when, new)
+    return digest, verdict, when
+
+
+def _shard(oid: str) -> str:
+    return oid[:2]
+
+
+def _migrate(cache_dir: Path) -> None:
+    """Split the shards of an older cache (one per first digit) into today's, once: their
+    first-seen times cannot be had again, so they are moved, never dropped."""
+    folder = cache_dir / CACHE_FOLDER
+    if not any(folder.glob(_LEGACY_GLOB)):
+        return
+    with cache_lock(cache_dir):
+        for legacy in sorted(folder.glob(_LEGACY_GLOB)):
+            by_shard: dict[str, dict[str, _Entry]] = {}
+            for oid, entry in _read_shard(folder, legacy.stem).items():
+                by_shard.setdefault(_shard(oid), {})[oid] = entry
+            for shard, entries in by_shard.items():
+                _write_shard(folder, shard, {**_read_shard(folder, shard), **entries})
+            legacy.unlink()
 
 
 _Entry: TypeAlias = tuple[str, Verdict | None, datetime | None]

@@ -81,7 +81,7 @@ def test_verdicts_are_reused(
     assert len(verifications) == 1
     # Only the part of the verdict cache that holds the new commit was read and written.
     head = newsroom.head()
-    shard = json.loads((cache / "verdicts" / f"{head[0]}.json").read_text())
+    shard = json.loads((cache / "verdicts" / f"{head[:2]}.json").read_text())
     assert head in shard["commits"]
     (cache / "audit-state.json").unlink()
     assert audit_repository(newsroom.path, policy, NOW, Ledger(), cache) == second
@@ -118,12 +118,40 @@ def test_the_first_seen_time_is_kept(
     (cache / "audit-state.json").unlink()
     assert audit_repository(retiring.path, policy, NOW, Ledger(), cache).ok
     head = retiring.head()
-    stored = json.loads((cache / "verdicts" / f"{head[0]}.json").read_text())
+    stored = json.loads((cache / "verdicts" / f"{head[:2]}.json").read_text())
     assert stored["commits"][head][2] == "2024-05-21T08:00:00Z"
 
     # A cache without that memory sees the commit only now, after the key expired.
     report = audit_repository(retiring.path, policy, NOW, Ledger(), tmp_path / "cold")
     assert [v.rule for v in report.violations] == ["validity"]
+
+
+def test_a_cache_split_the_old_way_is_moved_not_lost(
+    retiring: SignedRepo, policy: AuditPolicy, tmp_path: Path, verifications: list[bytes]
+) -> None:
+    cache = tmp_path / "cache"
+    seen = datetime(2024, 5, 21, 8, 0, tzinfo=UTC)
+    assert audit_repository(retiring.path, policy, seen, Ledger(), cache).ok
+    # Earlier caches had one shard per first digit of the commit id: make this one so.
+    folder = cache / "verdicts"
+    legacy: dict[str, dict[str, object]] = {}
+    for shard in sorted(folder.glob("*.json")):
+        data = json.loads(shard.read_text())
+        target = legacy.setdefault(shard.name[0], {"version": 1, "verdicts": [], "commits": {}})
+        offset = len(target["verdicts"])  # type: ignore[arg-type]
+        target["verdicts"] += data["verdicts"]  # type: ignore[operator]
+        for oid, (digest, verdict, when) in data["commits"].items():
+            place = None if verdict is None else verdict + offset
+            target["commits"][oid] = [digest, place, when]  # type: ignore[index]
+        shard.unlink()
+    for name, data in legacy.items():
+        (folder / f"{name}.json").write_text(json.dumps(data))
+    (cache / "audit-state.json").unlink()
+    verifications.clear()
+    # The key expired on 1 June: only the first-seen time moved over keeps the commit valid.
+    assert audit_repository(retiring.path, policy, NOW, Ledger(), cache).ok
+    assert verifications == []
+    assert sorted(len(p.stem) for p in folder.iterdir()) == [2, 2]
 
 
 def test_a_first_seen_time_is_never_moved_later(
