@@ -99,6 +99,7 @@ def fold(
         ledger_digest=state.ledger_digest,
         publications=state.publications,
         journal_size=state.journal_size,
+        stored=state.stored,
     )
 
 

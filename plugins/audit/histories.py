@@ -205,6 +205,19 @@ class AlertHistories:
             return ""
         return self.columns.digests[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
 
+    def digests(self) -> dict[str, str]:
+        """Every alert's digest, straight from the columns."""
+        text = self.columns.digests
+        found = dict(
+            zip(
+                self.columns.ids,
+                (text[start : start + DIGEST_SIZE] for start in range(0, len(text), DIGEST_SIZE)),
+                strict=True,
+            )
+        )
+        found.update((alert, entry.digest) for alert, entry in self.changes.items())
+        return found
+
     def latest_rows(self) -> Iterator[tuple[str, str, SignerRow]]:
         """(alert, commit, signer row) of every alert's latest revision, straight from the
         columns: provenance for a whole archive without an object per alert on the way."""
@@ -426,6 +439,13 @@ class RevisionMap(Mapping[str, tuple[Revision, ...]]):
         """A digest of what `self[alert]` holds ("" if no revisions): a history page's key."""
         digest = self._histories.digest(alert)
         return digest + self._salt if digest else ""
+
+    def digests(self) -> dict[str, str]:
+        """`digest` of every alert that has revisions, at once."""
+        found = self._histories.digests()
+        if self._salt:
+            return {alert: digest + self._salt for alert, digest in found.items()}
+        return found
 
     @property
     def histories(self) -> AlertHistories:

@@ -59,24 +59,26 @@ def write_audit(generator: Any) -> None:
     )
     report = audit.report
     problem = hashlib.sha256((audit.problem or "").encode()).hexdigest()[:16]
+    digests = report.revisions.digests() if report else {}
     for alert in generator.loaded.collection.alerts:
         # The history shows the alert's title and level, from its file, and its revisions:
         # the file's digest and the revisions' stand for all of it, so that an unchanged
         # history costs no reading and no hashing.
-        digest = report.revisions.digest(alert.id) if report else ""
+        key = (
+            f"{alert.content_hash[:32] or _file_digest(alert)}{digests.get(alert.id, '')}{problem}"
+        )
         generator.emit_page(
             Page(
                 f"alerts/{alert.id}/history/index.html",
                 "history.html",
-                f"{_file_digest(alert)}{digest}{problem}",
+                key,
                 _history_context(alert, report, audit),
             )
         )
 
 
 def _file_digest(alert: Any) -> str:
-    if alert.content_hash:
-        return str(alert.content_hash[:32])
+    """What the alert's file holds that a history shows, when its digest is not known."""
     inputs = f"{alert.id}\0{alert.title}\0{alert.level.value}"
     return hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

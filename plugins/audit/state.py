@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from .errors import AuditError
-from .histories import AlertHistories, Columns, merged_columns, revision_line
+from .histories import AlertHistories, Columns, Entry, Latest, merged_columns, revision_line
 from .records import SignersState
 from .report import Violation
 from .storage import append_line, cache_lock, read_json, write_json
 
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 4
 CACHE_FILE: Final = "audit-state.json"
+COLUMNS_FILE: Final = "audit-alerts.json"
 JOURNAL_FILE: Final = "audit-revisions.jsonl"
+# The alerts file is rewritten once the alerts changed since outnumber this or an eighth of
+# it; until then the state file lists the changes, so that a save costs what changed.
+COMPACT_AT: Final = 256
 # Alert paths may hold any character but NUL, which git forbids in a path.
 _PATH_SEPARATOR: Final = "\0"
 
@@ -35,6 +40,14 @@ class Publications:
 
     frontier: tuple[str, ...] = ()
     outside: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The alerts file a state was read with: its id, and the alert files it lists."""
+
+    token: str
+    alerts: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class AuditState:
     ledger_digest: str = ""
     publications: Publications = Publications()
     journal_size: int = 0  # bytes of the revisions journal that hold the histories
+    stored: Stored | None = None  # the alerts file the histories' columns come from
 
 
 def load_state(cache_dir: Path | None, key: tuple[str, ...]) -> AuditState | None:
@@ -89,7 +103,10 @@ def load_state(cache_dir: Path | None, key: tuple[str, ...]) -> AuditState | Non
         if size and (not journal.is_file() or journal.stat().st_size < size):
             # The revisions the totals count are not all there: start afresh.
             return None
-        return _state(data, key, journal)
+        stored = read_json(cache_dir / COLUMNS_FILE)
+        if not isinstance(stored, dict) or stored.get("token") != data["columns"]:
+            return None  # torn between the two writes: start afresh
+        return _state(data, stored, key, journal)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
         raise AuditError(
             f"{path}: malformed audit cache ({error!r}); delete it to rebuild"
@@ -118,6 +135,11 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
             lines.append(line)
             start += len(line)
         written[alert] = tuple(offsets)
+    stored = None if base is None else state.stored
+    changed = len(histories.changes)
+    if stored is not None:
+        changed += len(state.alerts ^ stored.alerts)
+    compact = stored is None or changed > max(COMPACT_AT, len(histories.columns.ids) // 8)
     with cache_lock(cache_dir):
         if base is None:
             size = _write_journal(journal, b"".join(lines))
@@ -125,9 +147,16 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
             size = _append_journal(journal, base.journal_size, b"".join(lines))
         if size != start:
             raise AuditError(f"{journal}: the journal is not the size its lines add up to")
-        width = len(state.head) or 40
-        columns = merged_columns(histories, written, width)
-        totals = _totals_json(replace(state, journal_size=size), columns)
+        if compact:
+            columns = merged_columns(histories, written, len(state.head) or 40)
+            stored = Stored(secrets.token_hex(8), state.alerts)
+            write_json(cache_dir / COLUMNS_FILE, _columns_json(stored, columns), indent=None)
+            histories = AlertHistories(journal, columns)
+        assert stored is not None
+        overlay = [
+            _overlay_row(alert, e, written.get(alert, ())) for alert, e in histories.changes.items()
+        ]
+        totals = _totals_json(replace(state, journal_size=size), stored, overlay)
         write_json(cache_dir / CACHE_FILE, totals, indent=None)
 
 
@@ -145,7 +174,40 @@ def _append_journal(path: Path, size: int, content: bytes) -> int:
     return append_line(path, content, at=size) if content else size
 
 
-def _totals_json(state: AuditState, columns: Columns) -> dict[str, Any]:
+def _columns_json(stored: Stored, columns: Columns) -> dict[str, Any]:
+    return {
+        "version": FORMAT_VERSION,
+        "token": stored.token,
+        "histories": columns.to_json(),
+        "alerts": _PATH_SEPARATOR.join(sorted(stored.alerts)),
+    }
+
+
+def _overlay_row(alert: str, entry: Entry, written: tuple[int, ...]) -> list[Any]:
+    latest = entry.latest
+    return [
+        alert,
+        entry.digest,
+        latest.commit,
+        latest.signer_fingerprint,
+        latest.committer_email,
+        latest.verified,
+        [*entry.offsets, *written],
+    ]
+
+
+def _overlay_entry(row: list[Any]) -> tuple[str, Entry]:
+    alert, digest, commit, fingerprint, email, verified, offsets = row
+    if not all(isinstance(text, str) for text in (alert, digest, commit, email)):
+        raise ValueError(f"not an alert's history: {row[:3]!r}")
+    if not isinstance(fingerprint, str | None) or not isinstance(verified, bool):
+        raise ValueError(f"not an alert's history: {row[:3]!r}")
+    if not offsets or set(map(type, offsets)) != {int}:
+        raise ValueError(f"not an alert's history: {row[:3]!r}")
+    return alert, Entry(digest, Latest(commit, fingerprint, email, verified), tuple(offsets))
+
+
+def _totals_json(state: AuditState, stored: Stored, overlay: list[list[Any]]) -> dict[str, Any]:
     signer_keys: dict[SignerKey, int] = {}
     unpublished = [signer_keys.setdefault(s, len(signer_keys)) for s in state.unpublished.values()]
     return {
@@ -168,8 +230,10 @@ def _totals_json(state: AuditState, columns: Columns) -> dict[str, Any]:
             if state.head_signers is None
             else [state.head_signers.allowed, state.head_signers.revoked]
         ),
-        "alerts": _PATH_SEPARATOR.join(sorted(state.alerts)),
-        "histories": columns.to_json(),
+        "columns": stored.token,
+        "histories": overlay,
+        "alerts_added": sorted(state.alerts - stored.alerts),
+        "alerts_removed": sorted(stored.alerts - state.alerts),
         "ledger_entries": state.ledger_entries,
         "ledger_digest": state.ledger_digest,
         "publications": [list(state.publications.frontier), list(state.publications.outside)],
@@ -177,7 +241,9 @@ def _totals_json(state: AuditState, columns: Columns) -> dict[str, Any]:
     }
 
 
-def _state(data: dict[str, Any], key: tuple[str, ...], journal: Path) -> AuditState:
+def _state(
+    data: dict[str, Any], stored_data: dict[str, Any], key: tuple[str, ...], journal: Path
+) -> AuditState:
     head_signers = data["head_signers"]
     head = str(data["head"])
     width = len(head) or 40
@@ -186,9 +252,16 @@ def _state(data: dict[str, Any], key: tuple[str, ...], journal: Path) -> AuditSt
     if not isinstance(oids, str) or len(oids) != width * len(signer_rows):
         raise ValueError("unpublished commits and their signers do not line up")
     frontier, outside = data["publications"]
-    alerts = data["alerts"]
-    if not isinstance(alerts, str):
+    text = stored_data["alerts"]
+    if not isinstance(text, str):
         raise ValueError("alerts must be one string")
+    stored = Stored(
+        str(stored_data["token"]), frozenset(text.split(_PATH_SEPARATOR) if text else ())
+    )
+    added, removed = data["alerts_added"], data["alerts_removed"]
+    if not set(map(type, added)) | set(map(type, removed)) <= {str}:
+        raise ValueError("alert paths must be text")
+    overlay = dict(_overlay_entry(row) for row in data["histories"])
     return AuditState(
         key=key,
         head=head,
@@ -197,7 +270,7 @@ def _state(data: dict[str, Any], key: tuple[str, ...], journal: Path) -> AuditSt
         verified=int(data["verified"]),
         unsigned=int(data["unsigned"]),
         violations=tuple(Violation(*map(str, item)) for item in data["violations"]),
-        histories=AlertHistories(journal, Columns.from_json(data["histories"])),
+        histories=AlertHistories(journal, Columns.from_json(stored_data["histories"]), overlay),
         signed={(str(fp), str(who), str(kind)): int(n) for fp, who, kind, n in data["signed"]},
         unpublished={
             oids[index * width : (index + 1) * width]: keys[row]
@@ -205,9 +278,10 @@ def _state(data: dict[str, Any], key: tuple[str, ...], journal: Path) -> AuditSt
         },
         revoked=frozenset(str(fingerprint) for fingerprint in data["revoked"]),
         head_signers=None if head_signers is None else SignersState(*head_signers),
-        alerts=frozenset(alerts.split(_PATH_SEPARATOR)) if alerts else frozenset(),
+        alerts=(stored.alerts - frozenset(removed)) | frozenset(added),
         ledger_entries=int(data["ledger_entries"]),
         ledger_digest=str(data["ledger_digest"]),
         publications=Publications(tuple(map(str, frontier)), tuple(map(str, outside))),
         journal_size=int(data["journal_size"]),
+        stored=stored,
     )

@@ -3,18 +3,21 @@ from the journal only when asked for, and a journal that no longer matches is re
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from audit import state
 from audit.audit import audit_repository
 from audit.errors import AuditError
 from audit.histories import AlertHistories, HistoryBuilder, RevisionMap
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
 from audit.report import Revision, RevisionKind
-from audit.state import JOURNAL_FILE
+from audit.state import COLUMNS_FILE, JOURNAL_FILE
+from tests.audit.conftest import persisted
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -97,3 +100,47 @@ def test_a_journal_that_no_longer_matches_is_refused(
         report.revisions["2024-05-01-bridge"]
     with pytest.raises(AuditError, match="delete the audit cache"):
         report.revisions.everything()
+
+
+@pytest.mark.parametrize("compact_at", [0, state.COMPACT_AT])
+def test_the_alerts_file_is_rewritten_once_enough_changed(
+    edited: SignedRepo,
+    policy: AuditPolicy,
+    alice: Key,
+    bob: Key,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    compact_at: int,
+) -> None:
+    monkeypatch.setattr(state, "COMPACT_AT", compact_at)
+    cache = tmp_path / "cache"
+    audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    token = json.loads((cache / COLUMNS_FILE).read_text())["token"]
+    edited.commit(
+        {alert_path("bridge"): alert_text("Bridge", corrections=[FIX])},
+        "Fix",
+        alice,
+        email_of(alice),
+    )
+    edited.commit({alert_path("new"): alert_text("New")}, "New", bob, email_of(bob))
+    for _ in range(2):
+        report = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+        full_cache = tmp_path / "full"
+        assert report == audit_repository(edited.path, policy, NOW, Ledger(), full_cache)
+        assert persisted(edited, cache) == persisted(edited, full_cache)
+    rewritten = json.loads((cache / COLUMNS_FILE).read_text())["token"] != token
+    assert rewritten == (compact_at == 0)
+    overlay = json.loads((cache / state.CACHE_FILE).read_text())["histories"]
+    assert len(overlay) == (0 if compact_at == 0 else 2)
+
+
+def test_a_state_torn_from_its_alerts_file_starts_afresh(
+    edited: SignedRepo, policy: AuditPolicy, tmp_path: Path, graph_reads: list[str]
+) -> None:
+    cache = tmp_path / "cache"
+    first = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    columns = cache / COLUMNS_FILE
+    columns.write_text(json.dumps({**json.loads(columns.read_text()), "token": "other"}))
+    graph_reads.clear()
+    assert audit_repository(edited.path, policy, NOW, Ledger(), cache) == first
+    assert graph_reads == [edited.head()]
