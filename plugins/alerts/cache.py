@@ -1,11 +1,10 @@
 """Content cache: an unchanged alert file is never parsed, rendered or sanitised again.
 
 Three files share one name (`alerts.index`, `alerts.log`, `alerts.sqlite`):
-- the index: for every alert file, its stamp, its SHA-256 and what parsing it gave (every
-  field of the alert but its body, or its problems), as plain values in marshal format:
-  loading 10,000 takes milliseconds, where unpickling as many Alerts took 0.2 s;
-- the log: what each later build changed, appended (a build that adds one alert writes one
-  entry, not the whole index), folded back into the index once it grows;
+- a journal (see journal.py) of every alert file's stamp, its SHA-256 and what parsing it
+  gave (every field of the alert but its body, or its problems), as plain values: loading
+  10,000 takes milliseconds where unpickling as many Alerts took 0.2 s, and a build that
+  adds one alert appends one entry instead of writing them all again;
 - the bodies: each alert's rendered HTML by content hash, in SQLite, read only when a page
   or feed needs it (most of an archive's bytes, and a build that adds one alert reads few).
 
@@ -18,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import marshal
 import os
 import secrets
 import sqlite3
-import tempfile
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -32,27 +30,26 @@ from typing import Any
 from .discover import Stamp, stamp_of
 from .errors import BuildError, Problem
 from .frontmatter import read_source
+from .journal import Journal
 from .markup import render_body
 from .model import Alert, Attachment, Correction, Level, Status
 from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 2
+_FORMAT = 3
 # A file changed this close to the build's start may change again within the same tick of
 # the file system's clock, keeping its stamp: such an entry is hashed again next time.
 _RACY_NS = 2_000_000_000
-# The log is folded into the index once it is this large a part of it.
-_LOG_SHARE = 4
-_MIN_LOG_BYTES = 1 << 20
 
 # (stamp or None to hash next time, sha256, the alert's fields or None, problems or None)
 Entry = tuple[Stamp | None, str, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...] | None]
-Result = ParsedAlert | list[Problem]
+Result = Alert | list[Problem]
 
 _LEVELS = {level.value: level for level in Level}
 _STATUSES = {status.value: status for status in Status}
 _from_iso = datetime.fromisoformat
+_intern = sys.intern
 
 
 class AlertCache:
@@ -68,9 +65,7 @@ class AlertCache:
         self.hashed = 0  # files read and hashed because their stamp was not as last time
         self._changed: dict[str, Entry | None] = {}
         self._new_bodies: dict[str, str] = {}
-        self._opened = False
-        self._base_id = ""
-        self._compact = True
+        self._journal: Journal | None = None
         self._bodies = BodyStore(None if path is None else path.with_suffix(".sqlite"), fingerprint)
 
     # -- reading ---------------------------------------------------------------------------
@@ -81,9 +76,28 @@ class AlertCache:
         rels: list[str],
         registry: Registry,
         stamps: Mapping[str, Stamp | None] | None = None,
-    ) -> list[Result]:
+    ) -> list[ParsedAlert | list[Problem]]:
         """Every file's parse, from the cache where the bytes are unchanged; the rest are
         parsed on every core. `stamps` are the files' stamps if already known."""
+        return [
+            result if isinstance(result, list) else ParsedAlert(result, self.lines(result.path))
+            for result in self.read(content, rels, registry, stamps)
+        ]
+
+    def lines(self, rel: str) -> dict[str, int]:
+        """The line of each front-matter key of a file read by this build (for messages)."""
+        fields = self.fresh[rel][2]
+        return fields[-1] if fields is not None else {}
+
+    def read(
+        self,
+        content: Path,
+        rels: list[str],
+        registry: Registry,
+        stamps: Mapping[str, Stamp | None] | None = None,
+    ) -> list[Result]:
+        """`read_all` without the ParsedAlert wrappers (see `lines`): it runs over the
+        whole archive on every build."""
         self._open(registry)
         self._bodies.content = content
         entries, fresh, changed = self.entries, self.fresh, self._changed
@@ -95,7 +109,7 @@ class AlertCache:
             entry = entries.get(rel)
             if entry is not None and stamp is not None and entry[0] == stamp:
                 fresh[rel] = entry
-                results.append(_result(entry, load))
+                results.append(_result(rel, entry, load))
                 continue
             try:
                 raw = (content / rel).read_bytes()
@@ -106,12 +120,12 @@ class AlertCache:
             digest = hashlib.sha256(raw).hexdigest()
             if entry is not None and entry[1] == digest:
                 entry = fresh[rel] = changed[rel] = (stamp, digest, entry[2], entry[3])
-                results.append(_result(entry, load))
+                results.append(_result(rel, entry, load))
             else:
                 misses.append((len(results), rel, raw, digest, stamp))
                 results.append(None)
 
-        def parse(miss: tuple[int, str, bytes, str, Stamp | None]) -> Result:
+        def parse(miss: tuple[int, str, bytes, str, Stamp | None]) -> ParsedAlert | list[Problem]:
             _, rel, raw, digest, _ = miss
             result = parse_alert_file(raw, rel, registry)
             if isinstance(result, ParsedAlert):
@@ -119,37 +133,31 @@ class AlertCache:
                 result = ParsedAlert(alert=alert, lines=result.lines)
             return result
 
-        for miss, result in zip(misses, map_forked(parse, misses), strict=True):
+        for miss, parsed in zip(misses, map_forked(parse, misses), strict=True):
             index, rel, _, digest, stamp = miss
-            fresh[rel] = changed[rel] = _entry(stamp, digest, result)
-            if isinstance(result, ParsedAlert):
-                self._new_bodies[digest] = result.alert.body_html
-            results[index] = result
+            fresh[rel] = changed[rel] = _entry(stamp, digest, parsed)
+            if isinstance(parsed, ParsedAlert):
+                self._new_bodies[digest] = parsed.alert.body_html
+                results[index] = parsed.alert
+            else:
+                results[index] = parsed
         self.parsed += len(misses)
         return [result for result in results if result is not None]
 
     def _open(self, registry: Registry) -> None:
-        """Load the index and log once, if they were made with this code and registry."""
-        if self._opened:
+        """Load the journal once, if it was made with this code and registry."""
+        if self._journal is not None or self.path is None:
             return
-        self._opened = True
-        self.fingerprint = _registry_fingerprint(self.fingerprint, registry)
-        if self.path is None:
-            return
-        store_id = self._bodies.store_id()
-        loaded = _load_index(self.path.with_suffix(".index"), self.fingerprint, store_id)
-        if loaded is None:
-            return
-        self._base_id, self.entries = loaded
-        self._compact = _replay_log(
-            self.path.with_suffix(".log"), self._base_id, self.entries
-        ) or _log_too_long(self.path)
+        fingerprint = _registry_fingerprint(self.fingerprint, registry)
+        tag = (_FORMAT, fingerprint, self._bodies.store_id())
+        self._journal = Journal(self.path, tag)
+        self.entries = self._journal.load()
 
     # -- saving ----------------------------------------------------------------------------
 
     def save(self) -> None:
         """Keep only what this build read: bodies first, then the entries that name them."""
-        if self.path is None:
+        if self._journal is None:
             return
         for rel in self.entries.keys() - self.fresh.keys():
             self._changed[rel] = None
@@ -158,24 +166,16 @@ class AlertCache:
             stamp = entry[0] if entry is not None else None
             if entry is not None and stamp is not None and max(stamp[1], stamp[2]) >= racy:
                 self._changed[rel] = self.fresh[rel] = (None, *entry[1:])
-        if not self._changed and not self._compact:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._bodies.add(self._new_bodies)
-        if self._compact:
-            self._base_id = secrets.token_hex(8)
-            header = (_FORMAT, self.fingerprint, self._bodies.store_id(), self._base_id)
-            _write_atomically(self.path.with_suffix(".index"), (header, self.fresh))
-            self.path.with_suffix(".log").unlink(missing_ok=True)
+        journal = self._journal
+        if journal.due_to_fold():
             self._bodies.keep_only({entry[1] for entry in self.fresh.values()})
+            assert self.path is not None
             self.path.with_suffix(".pickle").unlink(missing_ok=True)  # the old format's
-        else:
-            with self.path.with_suffix(".log").open("ab") as log:
-                log.write(marshal.dumps((self._base_id, self._changed)))
+        journal.save(self.fresh, self._changed)
         self.entries = dict(self.fresh)
         self._changed = {}
         self._new_bodies = {}
-        self._compact = False
 
 
 class BodyStore:
@@ -280,42 +280,41 @@ class BodyStore:
 # -- entries -------------------------------------------------------------------------------
 
 
-def _entry(stamp: Stamp | None, digest: str, result: Result) -> Entry:
+def _entry(stamp: Stamp | None, digest: str, result: ParsedAlert | list[Problem]) -> Entry:
     if isinstance(result, ParsedAlert):
         return (stamp, digest, _fields(result), None)
     return (stamp, digest, None, tuple((p.path, p.line, p.field, p.message) for p in result))
 
 
 def _fields(parsed: ParsedAlert) -> tuple[Any, ...]:
-    """An alert as plain values (marshal stores nothing else), body left out."""
+    """An alert as plain values (marshal stores nothing else), without what the entry
+    already holds (path, hash) or what is loaded on demand (body). Repeated words are
+    interned, so the journal stores each once."""
     a = parsed.alert
     return (
         a.id,
-        a.path,
         a.title,
-        a.level.value,
+        _intern(a.level.value),
         a.issued.isoformat(),
-        a.sectors,
-        a.sources,
+        tuple(map(_intern, a.sectors)),
+        tuple(map(_intern, a.sources)),
         a.summary,
         a.updates,
         a.expires.isoformat() if a.expires is not None else None,
-        a.status.value,
+        _intern(a.status.value),
         tuple((c.at.isoformat(), c.note) for c in a.corrections),
-        tuple((x.name, x.size, x.media_type) for x in a.attachments),
-        a.topics,
-        a.content_hash,
-        dict(parsed.lines),
+        tuple((x.name, x.size, _intern(x.media_type)) for x in a.attachments),
+        tuple(map(_intern, a.topics)),
+        {_intern(key): line for key, line in parsed.lines.items()},
     )
 
 
-def _result(entry: Entry, load_body: Callable[[Alert], str]) -> Result:
-    fields, problems = entry[2], entry[3]
+def _result(rel: str, entry: Entry, load_body: Callable[[Alert], str]) -> Result:
+    fields = entry[2]
     if fields is None:
-        return [Problem(*p) for p in problems or ()]
+        return [Problem(*p) for p in entry[3] or ()]
     (
         alert_id,
-        path,
         title,
         level,
         issued,
@@ -328,13 +327,12 @@ def _result(entry: Entry, load_body: Callable[[Alert], str]) -> Result:
         corrections,
         attachments,
         topics,
-        content_hash,
-        lines,
+        _,
     ) = fields
-    alert = Alert.from_cache(
+    return Alert.from_cache(
         {
             "id": alert_id,
-            "path": path,
+            "path": rel,
             "title": title,
             "level": _LEVELS[level],
             "issued": _from_iso(issued),
@@ -342,20 +340,17 @@ def _result(entry: Entry, load_body: Callable[[Alert], str]) -> Result:
             "sources": sources,
             "summary": summary,
             "updates": updates,
-            "expires": _from_iso(expires) if expires is not None else None,
+            "expires": None if expires is None else _from_iso(expires),
             "status": _STATUSES[status],
             "corrections": tuple(Correction(_from_iso(at), note) for at, note in corrections)
             if corrections
             else (),
             "attachments": tuple(Attachment(*x) for x in attachments) if attachments else (),
             "topics": topics,
-            "content_hash": content_hash,
+            "content_hash": entry[1],
         },
         load_body,
     )
-    parsed = object.__new__(ParsedAlert)
-    object.__setattr__(parsed, "__dict__", {"alert": alert, "lines": lines})
-    return parsed
 
 
 def _stat(path: Path) -> Stamp | None:
@@ -368,66 +363,3 @@ def _stat(path: Path) -> Stamp | None:
 def _registry_fingerprint(fingerprint: str, registry: Registry) -> str:
     shape = repr((sorted(registry.sectors.items()), sorted(registry.sources.items())))
     return hashlib.sha256(f"{fingerprint}\0{shape}".encode()).hexdigest()
-
-
-# -- files ---------------------------------------------------------------------------------
-
-
-def _load_index(path: Path, fingerprint: str, store_id: str) -> tuple[str, dict[str, Entry]] | None:
-    try:
-        data = marshal.loads(path.read_bytes())
-        header, entries = data
-        format_, made_with, store, base_id = header
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if (format_, made_with, store) != (_FORMAT, fingerprint, store_id):
-        return None
-    if not isinstance(entries, dict) or not isinstance(base_id, str):
-        return None
-    return base_id, entries
-
-
-def _replay_log(path: Path, base_id: str, entries: dict[str, Entry]) -> bool:
-    """Apply each build's changes in order; True if the log must be folded in (damaged)."""
-    try:
-        log = path.open("rb")
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    with log:
-        size = os.fstat(log.fileno()).st_size
-        while log.tell() < size:
-            try:
-                record = marshal.load(log)
-                made_for, changes = record
-            except (EOFError, ValueError, TypeError):
-                return True  # torn by a killed build: what follows cannot be trusted
-            if made_for != base_id or not isinstance(changes, dict):
-                return True
-            for rel, entry in changes.items():
-                if entry is None:
-                    entries.pop(rel, None)
-                else:
-                    entries[rel] = entry
-    return False
-
-
-def _log_too_long(path: Path) -> bool:
-    try:
-        log = path.with_suffix(".log").stat().st_size
-        index = path.with_suffix(".index").stat().st_size
-    except OSError:
-        return False
-    return log > max(_MIN_LOG_BYTES, index // _LOG_SHARE)
-
-
-def _write_atomically(path: Path, value: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(marshal.dumps(value))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -4,7 +4,7 @@ every listing is built from."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,31 +121,46 @@ def check_collection(
     content: Path,
 ) -> tuple[list[Alert], list[Problem]]:
     """Apply the rules that need more than one file; returns the alerts with attachment
-    sizes filled in, and every problem found.
+    sizes filled in, and every problem found."""
+    by_alert = {id(item.alert): item for item in parsed}
+    return check_alerts(
+        [item.alert for item in parsed],
+        lambda alert, field: by_alert[id(alert)].line(field),
+        now,
+        future_tolerance,
+        content,
+    )
 
-    One pass that makes no new object for an alert with nothing to change: it runs over the
-    whole archive on every build.
-    """
+
+def check_alerts(
+    alerts: Sequence[Alert],
+    line: Callable[[Alert, str], int],
+    now: datetime,
+    future_tolerance: timedelta,
+    content: Path,
+) -> tuple[list[Alert], list[Problem]]:
+    """check_collection for alerts whose front-matter lines `line(alert, field)` gives
+    (asked only to word a problem). One pass that makes no new object for an alert with
+    nothing to change: it runs over the whole archive on every build."""
     problems: list[Problem] = []
-    by_id: dict[str, ParsedAlert] = {}
+    by_id: dict[str, Alert] = {}
     clashes = False
-    for item in parsed:
-        if by_id.setdefault(item.alert.id, item) is not item:
+    for alert in alerts:
+        if by_id.setdefault(alert.id, alert) is not alert:
             clashes = True
     if clashes:
-        problems.extend(_duplicate_ids(parsed))
+        problems.extend(_duplicate_ids(alerts))
 
-    alerts: list[Alert] = []
+    checked: list[Alert] = []
     latest_allowed = now + future_tolerance
     base = content.resolve() / ATTACHMENTS_DIR
     sizes: dict[str, int | str] = {}
-    for item in parsed:
-        alert = item.alert
+    for alert in alerts:
         if alert.issued > latest_allowed:
             problems.append(
                 Problem(
                     alert.path,
-                    item.line("issued"),
+                    line(alert, "issued"),
                     "issued",
                     f"{alert.issued.isoformat()} is in the future (at most "
                     f"{int(future_tolerance.total_seconds() // 60)} minutes after now, "
@@ -158,16 +173,16 @@ def check_collection(
                 problems.append(
                     Problem(
                         alert.path,
-                        item.line("updates"),
+                        line(alert, "updates"),
                         "updates",
                         f"{alert.updates!r} is not an alert id in content/alerts/",
                     )
                 )
-            elif parent.alert.issued >= alert.issued:
+            elif parent.issued >= alert.issued:
                 problems.append(
                     Problem(
                         alert.path,
-                        item.line("updates"),
+                        line(alert, "updates"),
                         "updates",
                         f"{alert.updates!r} must be issued before this alert",
                     )
@@ -177,29 +192,29 @@ def check_collection(
                 problems.append(
                     Problem(
                         alert.path,
-                        item.line("corrections"),
+                        line(alert, "corrections"),
                         "corrections",
                         f"{correction.at.isoformat()} is in the future",
                     )
                 )
         if alert.attachments:
-            alert = _with_sizes(item, content, base, sizes, problems)
-        alerts.append(alert)
-    return alerts, problems
+            alert = _with_sizes(alert, line, content, base, sizes, problems)
+        checked.append(alert)
+    return checked, problems
 
 
-def _duplicate_ids(parsed: Sequence[ParsedAlert]) -> list[Problem]:
-    by_id: dict[str, list[ParsedAlert]] = defaultdict(list)
-    for item in parsed:
-        by_id[item.alert.id].append(item)
+def _duplicate_ids(alerts: Sequence[Alert]) -> list[Problem]:
+    by_id: dict[str, list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        by_id[alert.id].append(alert)
     problems = []
-    for alert_id, items in by_id.items():
-        if len(items) > 1:
-            others = ", ".join(sorted(item.alert.path for item in items))
-            for item in items:
+    for alert_id, same in by_id.items():
+        if len(same) > 1:
+            others = ", ".join(sorted(alert.path for alert in same))
+            for alert in same:
                 problems.append(
                     Problem(
-                        item.alert.path,
+                        alert.path,
                         1,
                         "id",
                         f"{alert_id!r} is used by more than one file ({others})",
@@ -209,7 +224,8 @@ def _duplicate_ids(parsed: Sequence[ParsedAlert]) -> list[Problem]:
 
 
 def _with_sizes(
-    item: ParsedAlert,
+    alert: Alert,
+    line: Callable[[Alert, str], int],
     content: Path,
     base: Path,
     sizes: dict[str, int | str],
@@ -217,7 +233,6 @@ def _with_sizes(
 ) -> Alert:
     """The alert with each attachment's size as the file has it now (looked up once per
     file per build: many alerts can share one), or the problems of those it cannot use."""
-    alert = item.alert
     attachments: list[Attachment] = []
     for index, attachment in enumerate(alert.attachments):
         size = sizes.get(attachment.name)
@@ -226,7 +241,7 @@ def _with_sizes(
             size = sizes[attachment.name] = resolved if isinstance(resolved, str) else resolved.size
         if isinstance(size, str):
             problems.append(
-                Problem(alert.path, item.line("attachments"), f"attachments[{index}]", size)
+                Problem(alert.path, line(alert, "attachments"), f"attachments[{index}]", size)
             )
         elif size == attachment.size:
             attachments.append(attachment)

@@ -49,6 +49,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self.cascade = CascadeSettings.from_pelican(self.settings)
         self.now = self.cascade.now or datetime.now(UTC)
         self.content_dir = Path(self.path)
+        self._code = code_fingerprint()
         self.state_dir = self.cascade.state_path(self.content_dir)
         if not self.cascade.no_cache:
             # Compiling every template again costs more than a whole no-change build's work.
@@ -84,7 +85,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
     def _load(self) -> None:
         cache = AlertCache(
             None if self.cascade.no_cache else self.state_dir / "cache" / "alerts",
-            code_fingerprint(),
+            self._code,
         )
         self.loaded = load_content(
             self.content_dir,
@@ -207,7 +208,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         assert self.loaded is not None
         theme = files_fingerprint([Path(self.theme)], ("*",))
         parts = (
-            code_fingerprint(),
+            self._code,
             theme,
             repr(self.cascade.page_settings()),
             repr(sorted(self.loaded.registry.sectors.items())),

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .cache import AlertCache
-from .collection import AlertCollection, check_collection
+from .collection import AlertCollection, check_alerts
 from .discover import scan_alert_files
 from .errors import ContentError, Problem
+from .model import Alert
 from .registry import Registry, load_registry
-from .validate import ParsedAlert
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,17 @@ def load_content(
     """
     registry = load_registry(content)
     stamps, problems = scan_alert_files(content)
-    parsed: list[ParsedAlert] = []
-    for result in cache.read_all(content, list(stamps), registry, stamps):
+    read: list[Alert] = []
+    for result in cache.read(content, list(stamps), registry, stamps):
         if isinstance(result, list):
             problems.extend(result)
         else:
-            parsed.append(result)
-    alerts, cross = check_collection(parsed, now, future_tolerance, content)
+            read.append(result)
+
+    def line(alert: Alert, field: str) -> int:
+        return cache.lines(alert.path).get(field, 1)
+
+    alerts, cross = check_alerts(read, line, now, future_tolerance, content)
     problems.extend(cross)
     if only is not None:
         problems = [problem for problem in problems if problem.path in only]

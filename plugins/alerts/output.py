@@ -8,6 +8,11 @@ folder changes until `publish()`:
   under a journal; if the process dies during those few renames, the next build finishes
   them before doing anything else, so the site never stays half-published.
 A build that fails or is killed before `publish()` leaves the previous site untouched.
+
+The manifest says what each published file was made from (its key) and what it holds (a
+digest): a journal (journal.py) in `manifest.index` and `manifest.log`, so that a build which
+changes a few files records only those, and a short `manifest.json` beside it naming the
+build, rewritten whenever the journal changes.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BuildError
+from .journal import Journal, append
 from .parallel import map_forked
 
-_MANIFEST_FORMAT = 1
+_MANIFEST_FORMAT = 2
+# A manifest value is the published file's SHA-256 (hex) followed by its key.
+_DIGEST = 64
+_UNKNOWN = "?" * _DIGEST
 
 
 @dataclass(frozen=True)
@@ -53,10 +62,11 @@ class SiteOutput:
         self.staging = self.output.parent / f".{self.output.name}.staging"
         self.journal = self.output.parent / f".{self.output.name}.journal"
         recover(self.output)
-        previous = self._load_manifest()
-        self.full = full or previous is None or not self.output.is_dir()
-        self.previous: dict[str, tuple[str, str]] = {} if self.full else (previous or {})
-        self.planned: dict[str, tuple[str, str]] = {}
+        self._manifest = Journal(manifest.with_suffix(""), self._manifest_tag())
+        previous = {} if full else self._manifest.load()
+        self.full = not previous or not self.output.is_dir()
+        self.previous: dict[str, str] = {} if self.full else previous
+        self.planned: dict[str, str] = {}
         self.staged: list[str] = []
         self._pending: list[tuple[str, Callable[[], bytes]]] = []
         self.rendered = 0
@@ -76,7 +86,7 @@ class SiteOutput:
         a build asks this of every output, and most are unchanged.
         """
         before = self.previous.get(rel)
-        if before is None or before[0] != key:
+        if before is None or len(before) != _DIGEST + len(key) or not before.endswith(key):
             return False
         if rel in self.planned:
             raise BuildError(f"two outputs would both be written to {rel}")
@@ -97,7 +107,7 @@ class SiteOutput:
         # Only a path about to be written needs checking: a kept one was checked when it
         # was written.
         self._checked(rel)
-        self.planned[rel] = (key, "")
+        self.planned[rel] = _UNKNOWN + key
         self._pending.append((rel, render))
 
     def _render_pending(self) -> None:
@@ -108,7 +118,7 @@ class SiteOutput:
 
     def _record(self, rel: str, result: tuple[str, bool]) -> None:
         digest, written = result
-        self.planned[rel] = (self.planned[rel][0], digest)
+        self.planned[rel] = digest + self.planned[rel][_DIGEST:]
         self.rendered += 1
         if written:
             self.staged.append(rel)
@@ -121,7 +131,7 @@ class SiteOutput:
         data = render()
         digest = hashlib.sha256(data).hexdigest()
         before = self.previous.get(rel)
-        if before is not None and before[1] == digest and (self.output / rel).is_file():
+        if before is not None and before.startswith(digest) and (self.output / rel).is_file():
             return digest, False
         target = self.staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -149,19 +159,42 @@ class SiteOutput:
     # -- publishing ------------------------------------------------------------------------
 
     def publish(self) -> WriteStats:
+        pending = [rel for rel, _ in self._pending]
         self._render_pending()
-        deleted = sorted(set(self.previous) - set(self.planned))
+        deleted = sorted(self.previous.keys() - self.planned.keys())
         if self.full:
             _swap_in(self.staging, self.output)
+            # The swap put another folder in place: a new tag, and every entry.
+            self._manifest = Journal(self.manifest_path.with_suffix(""), self._manifest_tag())
+            self._manifest.save(self.planned, self.planned)
+            _write_json(self.manifest_path, self._summary(len(self.planned)))
         else:
-            self.journal.write_text(
-                json.dumps(
-                    {"staging": str(self.staging), "moves": self.staged, "deletes": deleted}
-                ),
-                encoding="utf-8",
-            )
+            changes: dict[str, str | None] = {
+                rel: self.planned[rel]
+                for rel in pending
+                if self.previous.get(rel) != self.planned[rel]
+            }
+            changes.update(dict.fromkeys(deleted))
+            plan: dict[str, object] = {
+                "staging": str(self.staging),
+                "moves": self.staged,
+                "deletes": deleted,
+            }
+            if changes:
+                if self._manifest.due_to_fold():
+                    # A snapshot of the site as it is now; this publish's changes follow it.
+                    self._manifest.save(self.previous, {})
+                # Recorded with the moves they describe, so that a publish finished by
+                # `recover` after a kill leaves a manifest that matches the files.
+                plan["manifest"] = {
+                    "log": str(self._manifest.log),
+                    "base": self._manifest.base,
+                    "changes": changes,
+                    "summary": str(self.manifest_path),
+                    "summary_data": self._summary(len(changes)),
+                }
+            self.journal.write_text(json.dumps(plan), encoding="utf-8")
             recover(self.output)
-        self._save_manifest()
         return WriteStats(
             rendered=self.rendered,
             written=len(self.staged) if not self.full else len(self.planned),
@@ -176,38 +209,29 @@ class SiteOutput:
 
     # -- manifest: what each published file was made from ----------------------------------
 
-    def _load_manifest(self) -> dict[str, tuple[str, str]] | None:
-        try:
-            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if (
-            not isinstance(data, dict)
-            or data.get("format") != _MANIFEST_FORMAT
-            or data.get("build_key") != self.build_key
-            or data.get("output") != str(self.output)
-            or data.get("inode") != _inode(self.output)
-        ):
-            return None
-        return {rel: (key, digest) for rel, (key, digest) in data["files"].items()}
+    def _manifest_tag(self) -> tuple[object, ...]:
+        # Only trusted for the output folder it describes: not one swapped in or made anew.
+        return (_MANIFEST_FORMAT, self.build_key, str(self.output), _inode(self.output))
 
-    def _save_manifest(self) -> None:
-        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "format": _MANIFEST_FORMAT,
-                    "build_key": self.build_key,
-                    "output": str(self.output),
-                    "inode": _inode(self.output),
-                    "files": dict(sorted(self.planned.items())),
-                },
-                separators=(",", ":"),
-            ),
-            encoding="utf-8",
-        )
-        os.replace(tmp, self.manifest_path)
+    def _summary(self, changed: int) -> dict[str, object]:
+        """manifest.json: which build the journal belongs to; rewritten whenever the
+        journal changes (so its identity changes with the site's)."""
+        return {
+            "format": _MANIFEST_FORMAT,
+            "build_key": self.build_key,
+            "output": str(self.output),
+            "inode": _inode(self.output),
+            "files": len(self.planned),
+            "changed": changed,
+            "entries": self._manifest.index.name,
+        }
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def recover(output: Path) -> None:
@@ -230,6 +254,10 @@ def recover(output: Path) -> None:
     for rel in plan["deletes"]:
         (output / rel).unlink(missing_ok=True)
         _prune_empty_parents(output, output / rel)
+    manifest = plan.get("manifest")
+    if manifest:
+        append(Path(manifest["log"]), manifest["base"], manifest["changes"])
+        _write_json(Path(manifest["summary"]), manifest["summary_data"])
     journal.unlink()
     shutil.rmtree(staging, ignore_errors=True)
 

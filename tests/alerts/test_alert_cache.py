@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import alerts.cache
+import alerts.journal
 from alerts.cache import AlertCache
 from alerts.errors import ContentError, Problem
 from alerts.loader import LoadedContent, load_content
@@ -147,8 +147,8 @@ def test_a_torn_log_is_left_behind_and_folded_into_the_index(
 def test_a_long_log_is_folded_into_the_index(
     archive: Path, tmp_path: Path, make_alert: MakeAlert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alerts.cache, "_MIN_LOG_BYTES", 0)
-    monkeypatch.setattr(alerts.cache, "_LOG_SHARE", 1000)
+    monkeypatch.setattr(alerts.journal, "MIN_LOG_BYTES", 0)
+    monkeypatch.setattr(alerts.journal, "LOG_SHARE", 1000)
     store = tmp_path / "cache" / "alerts"
     load(archive, store)
     write(archive, "alerts/2017/2017-04-20-first.md", make_alert(title='"Changed title"'))

@@ -98,3 +98,103 @@ def test_torn_journal_means_nothing_was_moved(tmp_path: Path) -> None:
     recover(site)
     assert (site / "x.html").read_text() == "published"
     assert not (tmp_path / ".output.journal").exists()
+
+
+def publish(tmp_path: Path, files: dict[str, tuple[str, bytes]]) -> tuple[list[str], object]:
+    """One build emitting `files` (path -> key, bytes); returns what it rendered."""
+    rendered: list[str] = []
+    out = writer(tmp_path)
+
+    def render(rel: str, data: bytes) -> bytes:
+        rendered.append(rel)
+        return data
+
+    for rel, (key, data) in files.items():
+        out.emit(rel, key, lambda rel=rel, data=data: render(rel, data))  # type: ignore[misc]
+    return rendered, out.publish()
+
+
+def test_an_incremental_build_appends_its_changes_to_the_manifest(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    site = {f"p{i}.html": ("1", f"page {i}".encode()) for i in range(50)}
+    publish(tmp_path, site)
+    snapshot = (state / "manifest.index").read_bytes()
+    seal = (state / "manifest.json").stat().st_ino
+
+    site["p3.html"] = ("2", b"page three")
+    del site["p4.html"]
+    rendered, _ = publish(tmp_path, site)
+    assert rendered == ["p3.html"]
+    assert (state / "manifest.index").read_bytes() == snapshot  # not written again
+    assert (state / "manifest.log").stat().st_size < 500
+    assert (state / "manifest.json").stat().st_ino != seal  # rewritten: the build changed it
+
+    rendered, stats = publish(tmp_path, site)
+    assert rendered == [] and stats.kept == 49  # type: ignore[attr-defined]
+    assert not (tmp_path / "output" / "p4.html").exists()
+    assert (tmp_path / "output" / "p3.html").read_bytes() == b"page three"
+
+
+def test_nothing_changed_writes_no_manifest(tmp_path: Path) -> None:
+    site = {"a.html": ("1", b"a"), "b.html": ("1", b"b")}
+    publish(tmp_path, site)
+    manifest = tmp_path / "state" / "manifest.json"
+    seal = manifest.stat()
+    assert publish(tmp_path, site)[0] == []
+    assert (manifest.stat().st_ino, manifest.stat().st_mtime_ns) == (seal.st_ino, seal.st_mtime_ns)
+
+
+def test_a_torn_manifest_log_only_means_rendering_again(tmp_path: Path) -> None:
+    site = {"a.html": ("1", b"a"), "b.html": ("1", b"b")}
+    publish(tmp_path, site)
+    site["a.html"] = ("2", b"A")
+    publish(tmp_path, site)
+    log = tmp_path / "state" / "manifest.log"
+    log.write_bytes(log.read_bytes()[:-3])  # killed while appending
+    snapshot = (tmp_path / "state" / "manifest.index").read_bytes()
+    rendered, _ = publish(tmp_path, site)
+    assert rendered == ["a.html"]  # its entry was lost: made again, the same bytes
+    assert (tmp_path / "state" / "manifest.index").read_bytes() != snapshot  # a new start
+    assert publish(tmp_path, site)[0] == []
+    assert (tmp_path / "output" / "a.html").read_bytes() == b"A"
+
+
+def test_a_publish_killed_before_its_moves_leaves_a_manifest_that_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest's changes travel in the publish journal with the moves they describe:
+    a kill after the journal is written is finished, manifest and all, by the next build."""
+    import alerts.output
+
+    site = {"a.html": ("1", b"a"), "b.html": ("1", b"b")}
+    publish(tmp_path, site)
+    finish = alerts.output.recover
+
+    def die(output: Path) -> None:
+        if (tmp_path / ".output.journal").exists():
+            raise RuntimeError("killed once the journal is written")
+        finish(output)
+
+    monkeypatch.setattr(alerts.output, "recover", die)
+    site["a.html"] = ("2", b"A")
+    del site["b.html"]
+    with pytest.raises(RuntimeError):
+        publish(tmp_path, site)
+    monkeypatch.undo()
+    assert (tmp_path / "output" / "a.html").read_bytes() == b"a"  # nothing moved yet
+
+    rendered, _ = publish(tmp_path, site)  # recovers first
+    assert rendered == []
+    assert (tmp_path / "output" / "a.html").read_bytes() == b"A"
+    assert not (tmp_path / "output" / "b.html").exists()
+    site["b.html"] = ("1", b"b")  # back as it was: the manifest must know it was deleted
+    assert publish(tmp_path, site)[0] == ["b.html"]
+    assert (tmp_path / "output" / "b.html").read_bytes() == b"b"
+
+
+def test_another_build_key_renders_everything(tmp_path: Path) -> None:
+    site = {"a.html": ("1", b"a")}
+    publish(tmp_path, site)
+    out = SiteOutput(tmp_path / "output", tmp_path / "state" / "manifest.json", "other")
+    out.emit("a.html", "1", lambda: b"a")
+    assert out.publish().full
