@@ -10,14 +10,15 @@ from pathlib import Path
 from .conclude import conclude
 from .errors import AuditError
 from .fold import alerts_at_head, fold
-from .gitstream import OBJECT_NAME, Change, ChangeLog, net_changes, resolve_commit, tree_paths
+from .gitstream import OBJECT_NAME, Change, net_changes, resolve_commit, tree_paths
 from .history import HistoryReader, Repository, open_repository, opened, read_graph
-from .judging import check_signatures, judge_commits, read_signer_files
+from .judging import judge_commits, read_signer_files
 from .ledger import Ledger, RewriteAcceptance
 from .policy import AuditPolicy
 from .reach import full_reach, incremental_reach, ledger_digest
 from .report import AuditReport
 from .state import AuditState, load_state, save_state
+from .survey import survey
 from .verdicts import CachedVerdicts, save_verdicts
 
 
@@ -59,14 +60,12 @@ def _audit(
         reach = full_reach(repository, since, ledger, AuditState(key), cache_dir)
     base, new, cached, published = reach.base, reach.new, reach.cached, reach.published
     first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
-    with ChangeLog(repository.top, new) as log:
-        # While git diffs the new commits' trees in the background, verify their signatures:
-        # the cryptography does not depend on who may sign, so it need not wait for the diff.
-        checks = check_signatures(reader, repository, [o for o in new if o not in cached.verdicts])
-        known = {base.head: base.head_signers} if base.head_signers else {}
-        records = reader.records(log.result(), known)
-        states = read_signer_files(reader, records.values(), base.head_signers, policy)
-        verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
+    unchecked = {oid for oid in new if oid not in cached.verdicts}
+    changes, checks = survey(reader, repository, new, unchecked)
+    known = {base.head: base.head_signers} if base.head_signers else {}
+    records = reader.records(changes, known)
+    states = read_signer_files(reader, records.values(), base.head_signers, policy)
+    verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
     judged = {oid: verdict for oid, (_, verdict) in verdicts.items()}
     state = fold(base, new, records, judged, first_seen, published, states.files, policy)
     alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None

@@ -183,6 +183,25 @@ class CatFile:
         return RepositoryError(f"object {oid} is not in the repository {self._repo}")
 
 
+def read_objects(repo: Path, oids: Sequence[str]) -> Iterator[tuple[str, str, bytes]]:
+    """(object name, type, content) of each of `oids`, in order, from one buffered
+    `git cat-file --batch` that is handed every request at once: for many objects."""
+    for oid in oids:
+        _check_request(oid)
+    output = _run(repo, "cat-file", "--batch", "--buffer", stdin=_stdin_lines(oids))
+    position = 0
+    for oid in oids:
+        end = output.find(b"\n", position)
+        fields = output[position:end].split()
+        if end < 0 or len(fields) != 3:
+            raise RepositoryError(f"object {oid} is not in the repository {repo}")
+        start = end + 1
+        position = start + int(fields[2]) + 1
+        if position > len(output) or output[position - 1 : position] != b"\n":
+            raise RepositoryError(f"git cat-file stopped unexpectedly in {repo}")
+        yield fields[0].decode(), fields[1].decode(), output[start : position - 1]
+
+
 def check_repository(repo: Path) -> None:
     """Raise RepositoryError unless `repo` is the top folder of a repository or a bare one."""
     if not repo.is_dir():

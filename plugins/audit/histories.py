@@ -22,6 +22,8 @@ from .errors import AuditError
 from .report import Revision
 
 DIGEST_SIZE: Final = 32  # hex digits of a history digest: 128 bits
+# One encoder for every journal line: json.dumps with options makes a new one each call.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _KINDS: Final = frozenset({"added", "corrected", "withdrawn", "changed"})
 
 
@@ -43,6 +45,7 @@ class Entry:
     latest: Latest
     offsets: tuple[int, ...]  # of its lines in the journal, oldest first
     pending: tuple[Revision, ...] = ()  # added after those, not written yet
+    lines: tuple[bytes, ...] = ()  # the journal lines of `pending`, made once
 
 
 def revision_line(alert: str, revision: Revision) -> bytes:
@@ -58,7 +61,7 @@ def revision_line(alert: str, revision: Revision) -> bytes:
         revision.note,
         revision.diff,
     ]
-    return (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return (_ENCODER.encode(row) + "\n").encode()
 
 
 def chain(digest: str, line: bytes) -> str:
@@ -296,8 +299,8 @@ def _checked(alert: str, entry: Entry, lines: Sequence[bytes]) -> tuple[Revision
         if owner != alert:
             break
         revisions.append(revision)
-    for revision in entry.pending:
-        digest = chain(digest, revision_line(alert, revision))
+    for line in entry.lines:
+        digest = chain(digest, line)
     if len(revisions) != len(lines) or digest != entry.digest:
         raise AuditError(
             f"the audit's revisions journal no longer holds what it did for {alert}; "
@@ -315,7 +318,8 @@ class HistoryBuilder:
 
     def add(self, alert: str, revision: Revision) -> None:
         entry = self._changes.get(alert) or self._base.get(alert)
-        digest = chain(entry.digest if entry else "", revision_line(alert, revision))
+        line = revision_line(alert, revision)
+        digest = chain(entry.digest if entry else "", line)
         latest = Latest(
             revision.commit,
             revision.signer_fingerprint,
@@ -323,8 +327,8 @@ class HistoryBuilder:
             revision.verified,
         )
         offsets = entry.offsets if entry else ()
-        pending = entry.pending if entry else ()
-        self._changes[alert] = Entry(digest, latest, offsets, (*pending, revision))
+        pending, lines = (entry.pending, entry.lines) if entry else ((), ())
+        self._changes[alert] = Entry(digest, latest, offsets, (*pending, revision), (*lines, line))
 
     def result(self) -> AlertHistories:
         return self._base.changed(self._changes) if self._changes else self._base

@@ -100,11 +100,20 @@ def judge_commits(
     missing = [oid for oid in commits if cached.lookup(oid, authorities[oid][1]) is None]
     more = check_signatures(reader, repository, [oid for oid in missing if oid not in checks])
     verdicts = {}
+    # An archive's commits are signed by a few keys under a few versions of the files: a
+    # good verdict depends on nothing else, so each is judged once. (A refusal names the
+    # commit's parent, so it is judged for each.)
+    accepted: dict[tuple[SignatureCheck, str, str], Verdict] = {}
     for oid in commits:
         authority, digest = authorities[oid]
         verdict = cached.lookup(oid, digest)
         if verdict is None:
             check = checks.get(oid) or more[oid]
-            verdict = judge_signature(check, records[oid].committer_email, authority)
+            email = records[oid].committer_email
+            verdict = accepted.get((check, email, digest))
+            if verdict is None:
+                verdict = judge_signature(check, email, authority)
+                if verdict.ok:
+                    accepted[check, email, digest] = verdict
         verdicts[oid] = (digest, verdict)
     return verdicts

@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Final, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -136,7 +136,7 @@ class PublicKey:
             )
         return key
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """`SHA256:` and the unpadded base64 of the blob's SHA-256, as `ssh-keygen -lf` prints."""
         digest = hashlib.sha256(self.blob).digest()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .errors import AuditError
-from .histories import AlertHistories, Columns, Entry, Latest, merged_columns, revision_line
+from .histories import AlertHistories, Columns, Entry, Latest, merged_columns
 from .records import SignersState
 from .report import Violation
 from .storage import append_line, cache_lock, read_json, write_json
@@ -129,9 +129,8 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
     start = 0 if base is None else base.journal_size
     for alert, entry in histories.changes.items():
         offsets = []
-        for revision in entry.pending:
+        for line in entry.lines:
             offsets.append(start)
-            line = revision_line(alert, revision)
             lines.append(line)
             start += len(line)
         written[alert] = tuple(offsets)

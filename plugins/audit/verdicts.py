@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from .storage import cache_lock, parse_utc, read_json, utc_text, write_json
 FORMAT_VERSION: Final = 1
 CACHE_FOLDER: Final = "verdicts"
 SHARD_GLOB: Final = "[0-9a-f][0-9a-f].json"
+_WRITERS: Final = 8
 _LEGACY_GLOB: Final = "[0-9a-f].json"
 
 # A signer line's valid-after and valid-before (None: unbounded).
@@ -108,16 +110,25 @@ def save_verdicts(
     for oid in {**fresh.verdicts, **fresh.first_seen}:
         by_shard.setdefault(_shard(oid), []).append(oid)
     _migrate(cache_dir)
+
+    def update(shard: str) -> None:
+        entries = _read_shard(folder, shard)
+        for oid in by_shard[shard]:
+            entries[oid] = _merged(entries.get(oid), oid, fresh)
+        if keep is not None:
+            entries = {oid: entry for oid, entry in entries.items() if oid in keep}
+        _write_shard(folder, shard, entries)
+
     with cache_lock(cache_dir):
         if keep is not None:
             by_shard.update({p.stem: by_shard.get(p.stem, []) for p in folder.glob(SHARD_GLOB)})
-        for shard in sorted(by_shard):
-            entries = _read_shard(folder, shard)
-            for oid in by_shard[shard]:
-                entries[oid] = _merged(entries.get(oid), oid, fresh)
-            if keep is not None:
-                entries = {oid: entry for oid, entry in entries.items() if oid in keep}
-            _write_shard(folder, shard, entries)
+        if len(by_shard) <= _WRITERS:
+            for shard in sorted(by_shard):
+                update(shard)
+        else:
+            # A first audit writes every shard: their flushes to disk wait side by side.
+            with ThreadPoolExecutor(_WRITERS) as pool:
+                list(pool.map(update, sorted(by_shard)))
 
 
 def _merged(entry: _Entry | None, oid: str, fresh: CachedVerdicts) -> _Entry:

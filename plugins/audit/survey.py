@@ -1,0 +1,80 @@
+"""What an audit reads of each new commit, on every core when there are many (a first audit).
+
+Per commit: the paths it changed (`git log --raw`, mostly tree diffs) and its signature
+(mostly the cryptography). Both are the bulk of a first audit and neither depends on
+another commit, so forked workers each take a run of commits with a `git log` and a
+`git cat-file` of their own, and send back what they found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Final
+
+from alerts.parallel import map_forked, workers_available
+
+from .gitstream import ChangeLog, CommitChanges, read_objects
+from .history import HistoryReader, ObjectFormat, Repository
+from .judging import check_signatures
+from .signing import SignatureCheck, check_signature
+from .sshkeys import PublicKey
+
+# Below this many commits, forking workers costs more than it saves.
+PARALLEL_AT: Final = 512
+# Runs of commits per worker: each git started reads the object store's indexes afresh.
+_RUNS_PER_WORKER: Final = 1
+
+# A SignatureCheck as a worker sends it back, with the key as its wire blob.
+_Row = tuple[int, str | None, bytes | None, str | None, bool]
+
+
+def survey(
+    reader: HistoryReader,
+    repository: Repository,
+    commits: Sequence[str],
+    unchecked: Collection[str],
+) -> tuple[list[CommitChanges], dict[str, SignatureCheck]]:
+    """The changes of `commits` (in their order), and the signature checks of those of them
+    that are `unchecked` (whose verdict is not cached)."""
+    workers = workers_available()
+    if len(commits) < PARALLEL_AT or workers < 2:
+        with ChangeLog(repository.top, commits) as log:
+            # While git diffs the trees in the background, verify the signatures: the
+            # cryptography does not depend on who may sign, so it need not wait for the diff.
+            found = check_signatures(reader, repository, [o for o in commits if o in unchecked])
+            return log.result(), found
+    size = -(-len(commits) // (workers * _RUNS_PER_WORKER))
+    runs = [commits[start : start + size] for start in range(0, len(commits), size)]
+    work = partial(_survey_run, repository.top, repository.object_format, unchecked)
+    changes: list[CommitChanges] = []
+    checks: dict[str, SignatureCheck] = {}
+    keys: dict[bytes, PublicKey] = {}
+    for run_changes, rows in map_forked(work, runs, workers, min_items=2):
+        changes += run_changes
+        checks.update((oid, _check(row, keys)) for oid, row in rows)
+    return changes, checks
+
+
+def _survey_run(
+    top: Path, object_format: ObjectFormat, unchecked: Collection[str], run: list[str]
+) -> tuple[list[CommitChanges], list[tuple[str, _Row]]]:
+    """In a worker: one run of commits, its `git log` working while signatures are checked."""
+    with ChangeLog(top, run) as log:
+        rows = []
+        for oid, _, content in read_objects(top, [oid for oid in run if oid in unchecked]):
+            check = check_signature(content, object_format)
+            blob = None if check.key is None else check.key.blob
+            rows.append((oid, (check.blocks, check.problem, blob, check.namespace, check.valid)))
+        return log.result(), rows
+
+
+def _check(row: _Row, keys: dict[bytes, PublicKey]) -> SignatureCheck:
+    blocks, problem, blob, namespace, valid = row
+    key = None
+    if blob is not None:
+        key = keys.get(blob)
+        if key is None:
+            key = keys[blob] = PublicKey.from_blob(blob)
+    return SignatureCheck(blocks, problem, key, namespace, valid)

@@ -1,0 +1,64 @@
+"""A first audit of many commits reads and verifies them on every core; what it finds is what
+one process finds, good signatures and bad alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit import survey
+from audit.audit import audit_repository
+from audit.errors import RepositoryError
+from audit.gitstream import read_objects
+from audit.ledger import Ledger
+from audit.policy import AuditPolicy
+from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def mixed(newsroom: SignedRepo, alice: Key, bob: Key, dave: Key, outsider: Key) -> SignedRepo:
+    """Good commits by three kinds of key, one unsigned, one by a key nobody allowed."""
+    for number, key in enumerate((bob, dave, alice, bob, None, outsider, dave)):
+        files = {alert_path(f"alert-{number}"): alert_text(f"Alert {number}")}
+        email = email_of(key) if key else "editor@police.example"
+        newsroom.commit(files, f"Alert {number}", key, email)
+    return newsroom
+
+
+def test_workers_find_what_one_process_finds(
+    mixed: SignedRepo, policy: AuditPolicy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = audit_repository(mixed.path, policy, NOW, Ledger(), tmp_path / "alone")
+    assert sorted(v.rule for v in alone.violations) == ["signed", "signed"]
+
+    forks: list[int] = []
+    real = survey.map_forked
+
+    def counting(
+        function: Callable[[Any], Any], items: Sequence[Any], *rest: Any, **named: Any
+    ) -> Any:
+        forks.append(len(items))
+        return real(function, items, *rest, **named)
+
+    monkeypatch.setattr(survey, "PARALLEL_AT", 2)
+    monkeypatch.setattr(survey, "workers_available", lambda: 2)
+    monkeypatch.setattr(survey, "map_forked", counting)
+    shared = audit_repository(mixed.path, policy, NOW, Ledger(), tmp_path / "shared")
+    assert forks == [2]
+    assert shared == alone
+
+
+def test_objects_are_read_in_one_go(mixed: SignedRepo) -> None:
+    head = mixed.head()
+    parent = mixed.git("rev-parse", "HEAD~1").decode().strip()
+    found = list(read_objects(mixed.path, [head, parent]))
+    assert [(oid, kind) for oid, kind, _ in found] == [(head, "commit"), (parent, "commit")]
+    assert found[0][2] == mixed.raw_commit(head)
+    with pytest.raises(RepositoryError, match="is not in the repository"):
+        list(read_objects(mixed.path, [head, "0" * 40]))
