@@ -110,7 +110,14 @@ class AlertCollection:
 
     def current(self, now: datetime, window_days: int) -> list[Alert]:
         """Red before amber, newest first within each level."""
-        live = [alert for alert in self.alerts if alert.current(now, window_days)]
+        # Newest first: past the window's start, no alert can be current.
+        start = now - timedelta(days=window_days)
+        live = []
+        for alert in self.alerts:
+            if alert.issued <= start:
+                break
+            if alert.current(now, window_days):
+                live.append(alert)
         return sorted(live, key=lambda a: (a.level.rank, *newest_first_key(a)))
 
 

@@ -125,6 +125,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
                 self.now,
                 provenance=self.provenance,
                 items=self.items,
+                unchanged=output.unchanged,
             ):
                 self.emit_page(page)
             self._copy_static()

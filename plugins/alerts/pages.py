@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 from .collection import AlertCollection
@@ -113,7 +114,10 @@ def plan_pages(
     now: datetime,
     provenance: Mapping[str, Provenance] | None = None,
     items: ItemKeys | None = None,
+    unchanged: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Page]:
+    """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
+    unchanged: those are most of an archive's pages, and need no Page or context made."""
     provenance = provenance or {}
     window = settings.current_window_days
     latest_n = settings.home_latest
@@ -147,9 +151,25 @@ def plan_pages(
         },
     )
 
-    threads = collection.thread_keys()
+    threads = collection.thread_keys().get
+    line = keys.line
     for alert in alerts:
-        yield _alert_page(alert, collection, keys, threads.get(alert.id, ""), now, provenance)
+        alert_id = alert.id
+        path = f"alerts/{alert_id}/index.html"
+        signed = provenance.get(alert_id)
+        key = digest(
+            "alert",
+            line(alert),
+            threads(alert_id, ""),
+            repr([a.size for a in alert.attachments]) if alert.attachments else "",
+            "-"
+            if signed is None
+            else repr((signed.commit, signed.signer_fingerprint, signed.signer_name)),
+        )
+        if unchanged is None or not unchanged(path, key):
+            yield Page(
+                path, "alert.html", key, partial(_alert_context, alert, collection, now, signed)
+            )
 
     by_sector = collection.sector_index(registry.sectors)
     by_level = collection.level_index()
@@ -222,32 +242,6 @@ def _month_context(
         "older": older,
         "page_scope": "all",
     }
-
-
-def _alert_page(
-    alert: Alert,
-    collection: AlertCollection,
-    keys: ItemKeys,
-    thread_key: str,
-    now: datetime,
-    provenance: Mapping[str, Provenance],
-) -> Page:
-    signed = provenance.get(alert.id)
-    key = digest(
-        "alert",
-        keys.line(alert),
-        thread_key,
-        repr([a.size for a in alert.attachments]),
-        "-"
-        if signed is None
-        else repr((signed.commit, signed.signer_fingerprint, signed.signer_name)),
-    )
-    return Page(
-        f"alerts/{alert.id}/index.html",
-        "alert.html",
-        key,
-        lambda: _alert_context(alert, collection, now, signed),
-    )
 
 
 def _alert_context(
