@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Final
 
 from .histories import HistoryBuilder
 from .policy import AuditPolicy, alert_id
@@ -21,6 +22,9 @@ from .rules import (
 from .signing import PolicyFiles
 from .state import AuditState, SignerKey
 from .verdicts import Verdict
+
+# More commits than this folded at once (a first audit) are not listed in the totals.
+MAX_FOLDED: Final = 64
 
 
 def fold(
@@ -98,6 +102,8 @@ def fold(
         ledger_entries=state.ledger_entries,
         ledger_digest=state.ledger_digest,
         publications=state.publications,
+        folded_from=state.head,
+        folded=tuple(commits) if len(commits) <= MAX_FOLDED else None,
         journal_size=state.journal_size,
         stored=state.stored,
     )

@@ -155,13 +155,19 @@ def _newly_published(
         known.add(tip)
         if tip != state.head and tip not in new:
             return None
-        reached, _ = walk(top, [tip], frontier)
+        if tip == state.head and state.folded and frontier == [state.folded_from]:
+            # The cached head, published on top of the head its totals were folded onto:
+            # what it newly reaches is what that audit folded (the usual publication).
+            reached: Collection[str] = state.folded
+            behind = {state.folded_from}
+        else:
+            found, _ = walk(top, [tip], frontier)
+            # Frontier heads that are parents of what `tip` newly reaches are behind it now.
+            reached, behind = found, {parent for parents in found.values() for parent in parents}
         if not reached:
             continue  # an ancestor of a published head
         for oid in reached:
             published.setdefault(oid, index)
-        # Frontier heads that are parents of what `tip` newly reaches are behind it now.
-        behind = {parent for parents in reached.values() for parent in parents}
         frontier = [oid for oid in frontier if oid not in behind] + [tip]
         if len(frontier) > MAX_FRONTIER:
             return None

@@ -15,7 +15,7 @@ from .records import SignersState
 from .report import Violation
 from .storage import append_line, cache_lock, read_json, write_json
 
-FORMAT_VERSION: Final = 4
+FORMAT_VERSION: Final = 5
 CACHE_FILE: Final = "audit-state.json"
 COLUMNS_FILE: Final = "audit-alerts.json"
 JOURNAL_FILE: Final = "audit-revisions.jsonl"
@@ -79,6 +79,10 @@ class AuditState:
     ledger_entries: int = 0
     ledger_digest: str = ""
     publications: Publications = Publications()
+    # The head these totals were folded onto, and the commits folded (None if many):
+    # when the next audit finds `head` published, they are what it newly reaches.
+    folded_from: str = ""
+    folded: tuple[str, ...] | None = None
     journal_size: int = 0  # bytes of the revisions journal that hold the histories
     stored: Stored | None = None  # the alerts file the histories' columns come from
 
@@ -236,6 +240,7 @@ def _totals_json(state: AuditState, stored: Stored, overlay: list[list[Any]]) ->
         "ledger_entries": state.ledger_entries,
         "ledger_digest": state.ledger_digest,
         "publications": [list(state.publications.frontier), list(state.publications.outside)],
+        "folded": [state.folded_from, None if state.folded is None else list(state.folded)],
         "journal_size": state.journal_size,
     }
 
@@ -251,6 +256,7 @@ def _state(
     if not isinstance(oids, str) or len(oids) != width * len(signer_rows):
         raise ValueError("unpublished commits and their signers do not line up")
     frontier, outside = data["publications"]
+    folded_from, folded = data["folded"]
     text = stored_data["alerts"]
     if not isinstance(text, str):
         raise ValueError("alerts must be one string")
@@ -281,6 +287,8 @@ def _state(
         ledger_entries=int(data["ledger_entries"]),
         ledger_digest=str(data["ledger_digest"]),
         publications=Publications(tuple(map(str, frontier)), tuple(map(str, outside))),
+        folded_from=str(folded_from),
+        folded=None if folded is None else tuple(map(str, folded)),
         journal_size=int(data["journal_size"]),
         stored=stored,
     )

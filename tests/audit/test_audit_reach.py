@@ -3,11 +3,13 @@ after publications, rewrites, merges, heads published from elsewhere, and with `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from audit import reach
 from audit.audit import accept_rewrite, audit_repository, record_publication
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
@@ -49,17 +51,34 @@ def auditor(newsroom: SignedRepo, policy: AuditPolicy, tmp_path: Path) -> Audito
 
 
 def test_publishing_head_after_head_reads_only_what_is_new(
-    newsroom: SignedRepo, auditor: Auditor, bob: Key, graph_reads: list[str]
+    newsroom: SignedRepo,
+    auditor: Auditor,
+    bob: Key,
+    graph_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    walks: list[tuple[str, ...]] = []
+    real = reach.walk
+
+    def counting(top: Path, tips: Sequence[str], stops: Sequence[str]) -> object:
+        walks.append(tuple(tips))
+        return real(top, tips, stops)
+
+    monkeypatch.setattr(reach, "walk", counting)
     ledger = Ledger()
     auditor(ledger)
-    for slug in ("one", "two", "three"):
+    for number, slug in enumerate(("one", "two", "three", "four")):
         graph_reads.clear()
+        walks.clear()
         publish(newsroom, slug, bob)
         assert auditor(ledger).ok
-        ledger = record_publication(ledger, newsroom.head(), NOW)
         # The cached audit read no whole graph; the full one it was checked against did.
         assert graph_reads == [newsroom.head()]
+        # It asked git for the new commits, and (but for the first publication, which
+        # reaches everything) nothing about what the last publication reached: that was
+        # what the audit before it folded in.
+        assert len(walks) == (2 if number == 1 else 1)
+        ledger = record_publication(ledger, newsroom.head(), NOW)
     graph_reads.clear()
     # Nothing new but the ledger: what it reaches is asked of git, not of the graph.
     report = auditor(ledger)
