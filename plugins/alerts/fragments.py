@@ -11,10 +11,15 @@ from pathlib import Path
 
 # Bumped when the table's shape changes: an older store is dropped, not migrated (it is
 # only a cache).
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS fragment "
-    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
+    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)",
+    # One value per slot (a place in a page), replaced when its key changes: for large
+    # pieces that change often, which as fragments would pile up until the next full build.
+    "CREATE TABLE IF NOT EXISTS slot "
+    "(slot TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, "
+    "used INTEGER NOT NULL DEFAULT 0)",
 )
 # SQLite's default limit on host parameters in one statement is 999 on older builds.
 _LOOKUP_CHUNK = 500
@@ -38,6 +43,8 @@ class FragmentStore:
         self._memory: dict[str, bytes] = {}
         self._new: dict[str, bytes] = {}
         self._hits: list[str] = []
+        self._new_slots: dict[str, tuple[str, bytes]] = {}
+        self._slot_hits: list[str] = []
         self._generation: int | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = os.getpid()
@@ -52,6 +59,8 @@ class FragmentStore:
             self._db, self._pid = None, os.getpid()
             self._new.clear()
             self._hits.clear()
+            self._new_slots.clear()
+            self._slot_hits.clear()
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -67,7 +76,10 @@ class FragmentStore:
         db = self._connection()
         if db is None:
             return
-        (latest,) = db.execute("SELECT coalesce(max(used), 0) FROM fragment").fetchone()
+        (latest,) = db.execute(
+            "SELECT max(coalesce((SELECT max(used) FROM fragment), 0),"
+            " coalesce((SELECT max(used) FROM slot), 0))"
+        ).fetchone()
         self._generation = int(latest) + 1
 
     def get(self, key: str, render: Callable[[], bytes]) -> bytes:
@@ -120,6 +132,23 @@ class FragmentStore:
             pieces.append(value)
         return pieces
 
+    def get_slot(self, slot: str, key: str, render: Callable[[], bytes]) -> bytes:
+        """The value kept in `slot` if it was made from `key`, else `render()`'s, which
+        replaces it when saved."""
+        db = self._connection()
+        row = (
+            db.execute("SELECT key, value FROM slot WHERE slot = ?", (slot,)).fetchone()
+            if db
+            else None
+        )
+        if row is not None and row[0] == key:
+            if self._generation is not None:
+                self._slot_hits.append(slot)
+            return bytes(row[1])
+        value = render()
+        self._new_slots[slot] = (key, value)
+        return value
+
     def save(self, prune: bool = False) -> None:
         """Keep this build's new fragments; with `prune` (after `track_use()`), drop every
         fragment no process of this build used."""
@@ -132,15 +161,26 @@ class FragmentStore:
                 "INSERT OR REPLACE INTO fragment (key, value, used) VALUES (?, ?, ?)",
                 ((key, value, generation) for key, value in self._new.items()),
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO slot (slot, key, value, used) VALUES (?, ?, ?, ?)",
+                ((slot, key, value, generation) for slot, (key, value) in self._new_slots.items()),
+            )
             if self._generation is not None:
                 db.executemany(
                     "UPDATE fragment SET used = ? WHERE key = ?",
                     ((generation, key) for key in self._hits),
                 )
+                db.executemany(
+                    "UPDATE slot SET used = ? WHERE slot = ?",
+                    ((generation, slot) for slot in self._slot_hits),
+                )
             if prune and self._generation is not None:
                 db.execute("DELETE FROM fragment WHERE used != ?", (generation,))
+                db.execute("DELETE FROM slot WHERE used != ?", (generation,))
         self._new.clear()
         self._hits.clear()
+        self._new_slots.clear()
+        self._slot_hits.clear()
 
     def close(self) -> None:
         if self._db is not None and self._pid == os.getpid():
@@ -156,6 +196,8 @@ def _open(path: Path) -> sqlite3.Connection:
     if version != _SCHEMA_VERSION:
         with db:
             db.execute("DROP TABLE IF EXISTS fragment")
-            db.execute(_CREATE)
+            db.execute("DROP TABLE IF EXISTS slot")
+            for create in _CREATE:
+                db.execute(create)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     return db

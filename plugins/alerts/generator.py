@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from .settings import CascadeSettings
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
+# Lists at least this long are kept whole as well as item by item (see alert_items).
+_WHOLE_LIST = 64
 
 
 def _render_item(template: Any, alert: Alert) -> bytes:
@@ -66,6 +68,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         self._output: SiteOutput | None = None
         self.build_key = ""
         self.items: ItemKeys | None = None
+        self._rendering: list[Any] | None = None  # the page being rendered, lists made so far
         self.fragments = FragmentStore(
             None if self.cascade.no_cache else self.state_dir / "cache" / "fragments.sqlite"
         )
@@ -176,19 +179,35 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
     def render(self, plan: PagePlan | Page) -> bytes:
         template = self.get_template(plan.template.removesuffix(".html"))
         context = {**self.page_context, **plan.context(), "page_path": plan.path}
-        return str(template.render(context)).encode("utf-8")
+        self._rendering = [plan.path, 0]
+        try:
+            return str(template.render(context)).encode("utf-8")
+        finally:
+            self._rendering = None
 
-    def alert_items(self, alerts: list[Alert]) -> Markup:
+    def alert_items(self, alerts: Sequence[Alert]) -> Markup:
         """Listing items for `alerts`, each rendered once and kept in the fragment store:
         a year's archive page can list thousands, and one new alert must not re-render
-        them all."""
-        template = self.get_template("_item")
+        them all. A long list is also kept whole, in its page's slot: a new alert changes
+        the year counts every year page shows, not the items of past years."""
         items = self.items or ItemKeys(self.now, self.cascade.current_window_days)
+        lines = [items.line(alert) for alert in alerts]
+        if len(lines) < _WHOLE_LIST or self._rendering is None:
+            return Markup(self._items(alerts, lines).decode("utf-8"))  # autoescaped
+        page, count = self._rendering
+        self._rendering[1] = count + 1
+        text = "\n".join(lines)
+        key = hashlib.sha256(f"{self.build_key} list\n{text}".encode()).hexdigest()
+        block = self.fragments.get_slot(f"{page}#{count}", key, lambda: self._items(alerts, lines))
+        return Markup(block.decode("utf-8"))  # rendered with autoescape
+
+    def _items(self, alerts: Sequence[Alert], lines: list[str]) -> bytes:
+        template = self.get_template("_item")
         salt = f"{self.build_key} item "
         sha256 = hashlib.sha256
-        keys = [sha256((salt + items.line(alert)).encode()).hexdigest() for alert in alerts]
+        keys = [sha256((salt + line).encode()).hexdigest() for line in lines]
         pieces = self.fragments.get_many(keys, lambda i: _render_item(template, alerts[i]))
-        return Markup(b"\n".join(pieces).decode("utf-8"))  # rendered with autoescape
+        return b"\n".join(pieces)
 
     def _copy_static(self) -> None:
         assert self._output is not None

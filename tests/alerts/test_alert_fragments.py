@@ -115,3 +115,39 @@ def test_no_path_means_memory_only() -> None:
     assert store.get("a", lambda: b"1") == b"1"
     assert store.get_many(["a", "b"], lambda i: b"2") == [b"1", b"2"]
     store.save(prune=True)
+
+
+def test_a_slot_keeps_one_value_replaced_when_its_key_changes(tmp_path: Path) -> None:
+    path = tmp_path / "fragments.sqlite"
+    store = FragmentStore(path)
+    assert store.get_slot("page#0", "k1", lambda: b"one") == b"one"
+    store.save()
+    assert store.get_slot("page#0", "k1", never) == b"one"
+    assert store.get_slot("page#0", "k2", lambda: b"two") == b"two"
+    store.save()
+    store.close()
+    rows = sqlite3.connect(path).execute("SELECT slot, key, value FROM slot").fetchall()
+    assert rows == [("page#0", "k2", b"two")]  # replaced, not piled up
+
+
+def test_slots_used_by_workers_survive_a_pruning_build(tmp_path: Path) -> None:
+    path = tmp_path / "fragments.sqlite"
+    first = FragmentStore(path)
+    for name in ("used", "unused"):
+        first.get_slot(name, "k", name.encode)
+    first.save()
+    first.close()
+
+    store = FragmentStore(path)
+    store.track_use()
+    map_forked(
+        lambda slot: store.get_slot(slot, "k", never),
+        ["used"],
+        workers=2,
+        min_items=1,
+        after_batch=store.save,
+    )
+    store.save(prune=True)
+    store.close()
+    rows = sqlite3.connect(path).execute("SELECT slot FROM slot").fetchall()
+    assert rows == [("used",)]
