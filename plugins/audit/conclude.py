@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 
 from .gitstream import Change
-from .histories import ProvenanceMap, RevisionMap
 from .ledger import Ledger
 from .policy import AuditPolicy
 from .report import AuditReport, SignerInfo
+from .revisions import ProvenanceMap, RevisionMap
 from .rules import net_append_only_violations, revoked_at_head_violation, rewrite_violations
 from .signers import AllowedSigner, signers_for
 from .signing import NAMESPACE, PolicyFiles

@@ -10,7 +10,7 @@ from .ledger import Ledger
 from .storage import utc_text
 
 if TYPE_CHECKING:
-    from .histories import ProvenanceMap, RevisionMap
+    from .revisions import ProvenanceMap, RevisionMap
 
 # One name per rule, in the order the rules are numbered in the README.
 RULES: Final = (

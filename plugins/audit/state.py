@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+from .columns import Columns, Entry, Latest, merged_columns
 from .errors import AuditError
-from .histories import AlertHistories, Columns, Entry, Latest, merged_columns
+from .histories import AlertHistories
 from .records import SignersState
 from .report import Violation
 from .storage import append_line, cache_lock, read_json, write_json
@@ -151,7 +152,9 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
         if size != start:
             raise AuditError(f"{journal}: the journal is not the size its lines add up to")
         if compact:
-            columns = merged_columns(histories, written, len(state.head) or 40)
+            columns = merged_columns(
+                histories.columns, histories.changes, written, len(state.head) or 40
+            )
             stored = Stored(secrets.token_hex(8), state.alerts)
             write_json(cache_dir / COLUMNS_FILE, _columns_json(stored, columns), indent=None)
             histories = AlertHistories(journal, columns)

@@ -12,10 +12,11 @@ import pytest
 from audit import state
 from audit.audit import audit_repository
 from audit.errors import AuditError
-from audit.histories import AlertHistories, HistoryBuilder, RevisionMap
+from audit.histories import AlertHistories, HistoryBuilder
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
 from audit.report import Revision, RevisionKind
+from audit.revisions import RevisionMap
 from audit.state import COLUMNS_FILE, JOURNAL_FILE
 from tests.audit.conftest import persisted
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of

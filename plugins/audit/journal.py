@@ -1,0 +1,54 @@
+"""The revisions journal: one line per revision, and the digest chained over an alert's lines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Final
+
+from .report import Revision
+
+DIGEST_SIZE: Final = 32  # hex digits of a history digest: 128 bits
+# One encoder for every journal line: json.dumps with options makes a new one each call.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_KINDS: Final = frozenset({"added", "corrected", "withdrawn", "changed"})
+
+
+def revision_line(alert: str, revision: Revision) -> bytes:
+    """The journal line of one revision: the bytes a history digest is chained over."""
+    row = [
+        alert,
+        revision.commit,
+        revision.committed_at.isoformat(),
+        revision.committer_email,
+        revision.signer_fingerprint,
+        revision.verified,
+        revision.kind,
+        revision.note,
+        revision.diff,
+    ]
+    return (_ENCODER.encode(row) + "\n").encode()
+
+
+def chain(digest: str, line: bytes) -> str:
+    """The digest of a history after one more revision (`digest` is "" for none yet)."""
+    return hashlib.sha256(digest.encode() + b"\n" + line).hexdigest()[:DIGEST_SIZE]
+
+
+def parse_line(line: bytes) -> tuple[str, Revision]:
+    """The alert and revision of one journal line; ValueError if it is not one."""
+    row = json.loads(line)
+    if not isinstance(row, list) or len(row) != 9:
+        raise ValueError(f"not a revision: {line[:80]!r}")
+    alert, commit, committed_at, email, fingerprint, verified, kind, note, diff = row
+    if (
+        kind not in _KINDS
+        or not all(isinstance(text, str) for text in (alert, commit, email, diff))
+        or not isinstance(verified, bool)
+        or not isinstance(fingerprint, str | None)
+        or not isinstance(note, str | None)
+    ):
+        raise ValueError(f"not a revision: {line[:80]!r}")
+    moment = datetime.fromisoformat(committed_at)
+    return alert, Revision(commit, moment, email, fingerprint, verified, kind, note, diff)
