@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .errors import RepositoryError
 from .gitstream import find_objects, walk
 from .history import Repository, ancestors, parents_first, read_graph
 from .ledger import Ledger, LedgerEntry
@@ -103,17 +104,13 @@ def incremental_reach(
     unseen = [o for o in (*outside, *(a.new_head for a in ledger.acceptances)) if o != head]
     if unseen and None in find_objects(top, [f"{oid}^{{commit}}" for oid in unseen]):
         return None
-    parents: dict[str, tuple[str, ...]] = {}
-    if head != old:
-        parents, boundary = walk(top, [head], [old])
-        if old not in boundary:
-            return None  # the cached head is not in the history of HEAD: rewritten
-        if outside and len(walk(top, [head], [old, *outside])[0]) != len(parents):
-            return None  # a head published, then rewritten away, reaches new commits
-    found = _newly_published(top, state, ledger, head, parents)
+    try:
+        found = _since(top, state, ledger, head)
+    except RepositoryError:
+        return None  # the cached head (or a published one) was garbage-collected
     if found is None:
         return None
-    published, frontier = found
+    parents, published, frontier = found
     newly = {oid: index for oid, index in published.items() if oid not in parents}
     cached = load_verdicts(cache_dir, {*parents, *newly})
     for oid, index in newly.items():
@@ -134,12 +131,25 @@ def incremental_reach(
     )
 
 
+def _since(
+    top: Path, state: AuditState, ledger: Ledger, head: str
+) -> tuple[dict[str, tuple[str, ...]], dict[str, int], list[str]] | None:
+    """The commits since the cached head with their parents, what the ledger entries added
+    since newly reach, and the frontier after them; None if git cannot tell them alone."""
+    old, outside = state.head, state.publications.outside
+    parents: dict[str, tuple[str, ...]] = {}
+    if head != old:
+        parents, boundary = walk(top, [head], [old])
+        if old not in boundary:
+            return None  # the cached head is not in the history of HEAD: rewritten
+        if outside and len(walk(top, [head], [old, *outside])[0]) != len(parents):
+            return None  # a head published, then rewritten away, reaches new commits
+    found = _newly_published(top, state, ledger, parents)
+    return None if found is None else (parents, *found)
+
+
 def _newly_published(
-    top: Path,
-    state: AuditState,
-    ledger: Ledger,
-    head: str,
-    new: Mapping[str, tuple[str, ...]],
+    top: Path, state: AuditState, ledger: Ledger, new: Mapping[str, tuple[str, ...]]
 ) -> tuple[dict[str, int], list[str]] | None:
     """What the ledger entries added since the totals reach that earlier ones did not, with
     the first entry reaching each commit; and the frontier after them. None if an entry

@@ -185,3 +185,19 @@ def test_merges_and_since(tmp_path: Path, alice: Key, bob: Key, graph_reads: lis
     assert graph_reads == [repo.head()]
     assert [v.rule for v in report.violations] == ["linear"]
     assert report.commits_checked == 4
+
+
+def test_a_cached_head_since_garbage_collected(
+    newsroom: SignedRepo, auditor: Auditor, bob: Key, graph_reads: list[str]
+) -> None:
+    root = newsroom.head()
+    publish(newsroom, "dropped", bob)
+    auditor(Ledger())
+    # Never published, rewritten away, and gone from the repository altogether.
+    newsroom.reset(root)
+    newsroom.git("reflog", "expire", "--expire=now", "--all")
+    newsroom.git("gc", "-q", "--prune=now")
+    publish(newsroom, "kept", bob)
+    graph_reads.clear()
+    assert auditor(Ledger()).ok
+    assert graph_reads == [newsroom.head(), newsroom.head()]
