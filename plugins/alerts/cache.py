@@ -1,10 +1,11 @@
 """Content cache: an unchanged alert file is never parsed, rendered or sanitised again.
 
 Three files share one name (`alerts.index`, `alerts.log`, `alerts.sqlite`):
-- a journal (see journal.py) of every alert file's stamp, its SHA-256 and what parsing it
-  gave (every field of the alert but its body, or its problems), as plain values: loading
-  10,000 takes milliseconds where unpickling as many Alerts took 0.2 s, and a build that
-  adds one alert appends one entry instead of writing them all again;
+- a journal (see journal.py) with, for every alert file, its stamp, its SHA-256 and what
+  parsing it gave: problems, or the alert's slim record (index.py: what every build needs
+  of every alert) and its other fields but the body, as marshal bytes that are decoded
+  only when something asks for that Alert. A build that adds one alert appends one entry
+  instead of writing them all again, and reads the others without building them;
 - the bodies: each alert's rendered HTML by content hash, in SQLite, read only when a page
   or feed needs it (most of an archive's bytes, and a build that adds one alert reads few).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 import secrets
 import sqlite3
@@ -30,6 +32,7 @@ from typing import Any
 from .discover import Stamp, stamp_of
 from .errors import BuildError, Problem
 from .frontmatter import read_source
+from .index import Slim, slim_of
 from .journal import Journal
 from .markup import render_body
 from .model import Alert, Attachment, Correction, Level, Status
@@ -37,14 +40,17 @@ from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 3
+_FORMAT = 4
 # A file changed this close to the build's start may change again within the same tick of
 # the file system's clock, keeping its stamp: such an entry is hashed again next time.
 _RACY_NS = 2_000_000_000
 
-# (stamp or None to hash next time, sha256, the alert's fields or None, problems or None)
-Entry = tuple[Stamp | None, str, tuple[Any, ...] | None, tuple[tuple[Any, ...], ...] | None]
+# (stamp or None to hash next time, sha256, slim record, marshal of the other fields,
+# problems): the slim record and fields for an alert, or problems (and two Nones).
+Entry = tuple[Stamp | None, str, Slim | None, bytes | None, tuple[tuple[Any, ...], ...] | None]
 Result = Alert | list[Problem]
+# The journal key of the build the entries were saved by (no file is called "").
+_GENERATION = ""
 
 _LEVELS = {level.value: level for level in Level}
 _STATUSES = {status.value: status for status in Status}
@@ -59,11 +65,15 @@ class AlertCache:
         self.path = path
         self.fingerprint = fingerprint
         self.started_ns = time.time_ns()
-        self.entries: dict[str, Entry] = {}
-        self.fresh: dict[str, Entry] = {}
+        self.entries: dict[str, Entry] = {}  # as the last build saved them
+        self.fresh: dict[str, Entry] = {}  # this build's, once `scan` has run
+        self.generation = ""  # the build that saved `entries` (see `save`)
         self.parsed = 0  # files parsed this build
         self.hashed = 0  # files read and hashed because their stamp was not as last time
         self._changed: dict[str, Entry | None] = {}
+        self._parsed_rels: list[str] = []
+        self._unreadable: dict[str, list[Problem]] = {}
+        self._alerts: dict[str, Alert] = {}  # parsed this build, or already decoded
         self._new_bodies: dict[str, str] = {}
         self._journal: Journal | None = None
         self._bodies = BodyStore(None if path is None else path.with_suffix(".sqlite"), fingerprint)
@@ -84,11 +94,6 @@ class AlertCache:
             for result in self.read(content, rels, registry, stamps)
         ]
 
-    def lines(self, rel: str) -> dict[str, int]:
-        """The line of each front-matter key of a file read by this build (for messages)."""
-        fields = self.fresh[rel][2]
-        return fields[-1] if fields is not None else {}
-
     def read(
         self,
         content: Path,
@@ -96,53 +101,102 @@ class AlertCache:
         registry: Registry,
         stamps: Mapping[str, Stamp | None] | None = None,
     ) -> list[Result]:
-        """`read_all` without the ParsedAlert wrappers (see `lines`): it runs over the
-        whole archive on every build."""
+        """`read_all` without the ParsedAlert wrappers (see `lines`)."""
+        if stamps is None:
+            stamps = {rel: _stat(content / rel) for rel in rels}
+        self.scan(content, {rel: stamps.get(rel) for rel in rels}, registry)
+        results: list[Result] = []
+        for rel in rels:
+            entry = self.fresh.get(rel)
+            if entry is None:
+                results.append(self._unreadable[rel])
+            elif entry[4] is not None:
+                results.append([Problem(*p) for p in entry[4]])
+            else:
+                results.append(self.alert(rel))
+        return results
+
+    def scan(
+        self, content: Path, stamps: Mapping[str, Stamp | None], registry: Registry
+    ) -> list[Problem]:
+        """Bring every file's entry up to date (parsing on every core what changed), without
+        building any Alert; returns the problems of files that have them."""
         self._open(registry)
         self._bodies.content = content
         entries, fresh, changed = self.entries, self.fresh, self._changed
-        load = self._bodies.body
-        results: list[Result | None] = []
-        misses: list[tuple[int, str, bytes, str, Stamp | None]] = []
-        for rel in rels:
-            stamp = stamps.get(rel) if stamps is not None else _stat(content / rel)
+        problems: list[Problem] = []
+        misses: list[tuple[str, bytes, str, Stamp | None]] = []
+        for rel, stamp in stamps.items():
             entry = entries.get(rel)
             if entry is not None and stamp is not None and entry[0] == stamp:
                 fresh[rel] = entry
-                results.append(_result(rel, entry, load))
+                if entry[4] is not None:
+                    problems.extend(Problem(*p) for p in entry[4])
                 continue
             try:
                 raw = (content / rel).read_bytes()
             except OSError as exc:
-                results.append([Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")])
+                unreadable = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+                self._unreadable[rel] = unreadable
+                problems.extend(unreadable)
                 continue
             self.hashed += 1
             digest = hashlib.sha256(raw).hexdigest()
             if entry is not None and entry[1] == digest:
-                entry = fresh[rel] = changed[rel] = (stamp, digest, entry[2], entry[3])
-                results.append(_result(rel, entry, load))
+                fresh[rel] = changed[rel] = (stamp, *entry[1:])
+                if entry[4] is not None:
+                    problems.extend(Problem(*p) for p in entry[4])
             else:
-                misses.append((len(results), rel, raw, digest, stamp))
-                results.append(None)
+                misses.append((rel, raw, digest, stamp))
 
-        def parse(miss: tuple[int, str, bytes, str, Stamp | None]) -> ParsedAlert | list[Problem]:
-            _, rel, raw, digest, _ = miss
+        sectors = list(registry.sectors)
+
+        def parse(miss: tuple[str, bytes, str, Stamp | None]) -> tuple[Entry, Alert | None]:
+            rel, raw, digest, stamp = miss
             result = parse_alert_file(raw, rel, registry)
-            if isinstance(result, ParsedAlert):
-                alert = result.alert.evolve(content_hash=digest)
-                result = ParsedAlert(alert=alert, lines=result.lines)
-            return result
+            if isinstance(result, list):
+                return (stamp, digest, None, None, _problems(result)), None
+            alert = result.alert.evolve(content_hash=digest)
+            blob = marshal.dumps(_fields(alert, result.lines))
+            return (stamp, digest, slim_of(alert, sectors), blob, None), alert
 
-        for miss, parsed in zip(misses, map_forked(parse, misses), strict=True):
-            index, rel, _, digest, stamp = miss
-            fresh[rel] = changed[rel] = _entry(stamp, digest, parsed)
-            if isinstance(parsed, ParsedAlert):
-                self._new_bodies[digest] = parsed.alert.body_html
-                results[index] = parsed.alert
+        for miss, (entry, alert) in zip(misses, map_forked(parse, misses), strict=True):
+            rel = miss[0]
+            fresh[rel] = changed[rel] = entry
+            self._parsed_rels.append(rel)
+            if alert is None:
+                problems.extend(Problem(*p) for p in entry[4] or ())
             else:
-                results[index] = parsed
+                self._alerts[rel] = alert
+                self._new_bodies[entry[1]] = alert.body_html
         self.parsed += len(misses)
-        return [result for result in results if result is not None]
+        return problems
+
+    def alert(self, rel: str) -> Alert:
+        """The Alert in `rel` (which `scan` found valid), built once."""
+        alert = self._alerts.get(rel)
+        if alert is None:
+            _, sha, _, blob, _ = self.fresh[rel]
+            assert blob is not None
+            alert = self._alerts[rel] = _decode(rel, sha, blob, self._bodies.body)
+        return alert
+
+    def lines(self, rel: str) -> dict[str, int]:
+        """The line of each front-matter key of a file read by this build (for messages)."""
+        blob = self.fresh[rel][3]
+        return marshal.loads(blob)[-1] if blob is not None else {}
+
+    def changes(self) -> dict[str, tuple[Slim | None, Slim | None]]:
+        """The slim records of files parsed this build and of files gone since the entries
+        were saved, as they were then and as they are now (None: no alert)."""
+        old, new = self.entries, self.fresh
+        changes = {}
+        for rel in self._parsed_rels:
+            before = old.get(rel)
+            changes[rel] = (before[2] if before else None, new[rel][2])
+        for rel in old.keys() - new.keys():
+            changes[rel] = (old[rel][2], None)
+        return changes
 
     def _open(self, registry: Registry) -> None:
         """Load the journal once, if it was made with this code and registry."""
@@ -152,11 +206,14 @@ class AlertCache:
         tag = (_FORMAT, fingerprint, self._bodies.store_id())
         self._journal = Journal(self.path, tag)
         self.entries = self._journal.load()
+        generation = self.entries.pop(_GENERATION, "")
+        self.generation = generation if isinstance(generation, str) else ""
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Keep only what this build read: bodies first, then the entries that name them."""
+    def save(self, generation: str = "") -> None:
+        """Keep only what this build read, as made by the build named `generation`: bodies
+        first, then the entries that name them."""
         if self._journal is None:
             return
         for rel in self.entries.keys() - self.fresh.keys():
@@ -172,9 +229,14 @@ class AlertCache:
             self._bodies.keep_only({entry[1] for entry in self.fresh.values()})
             assert self.path is not None
             self.path.with_suffix(".pickle").unlink(missing_ok=True)  # the old format's
-        journal.save(self.fresh, self._changed)
+        changes: dict[str, Any] = dict(self._changed)
+        if generation != self.generation:
+            changes[_GENERATION] = generation
+        journal.save({**self.fresh, _GENERATION: generation}, changes)
         self.entries = dict(self.fresh)
+        self.generation = generation
         self._changed = {}
+        self._parsed_rels = []
         self._new_bodies = {}
 
 
@@ -280,17 +342,14 @@ class BodyStore:
 # -- entries -------------------------------------------------------------------------------
 
 
-def _entry(stamp: Stamp | None, digest: str, result: ParsedAlert | list[Problem]) -> Entry:
-    if isinstance(result, ParsedAlert):
-        return (stamp, digest, _fields(result), None)
-    return (stamp, digest, None, tuple((p.path, p.line, p.field, p.message) for p in result))
+def _problems(problems: list[Problem]) -> tuple[tuple[Any, ...], ...]:
+    return tuple((p.path, p.line, p.field, p.message) for p in problems)
 
 
-def _fields(parsed: ParsedAlert) -> tuple[Any, ...]:
+def _fields(a: Alert, lines: Mapping[str, int]) -> tuple[Any, ...]:
     """An alert as plain values (marshal stores nothing else), without what the entry
     already holds (path, hash) or what is loaded on demand (body). Repeated words are
     interned, so the journal stores each once."""
-    a = parsed.alert
     return (
         a.id,
         a.title,
@@ -305,14 +364,11 @@ def _fields(parsed: ParsedAlert) -> tuple[Any, ...]:
         tuple((c.at.isoformat(), c.note) for c in a.corrections),
         tuple((x.name, x.size, _intern(x.media_type)) for x in a.attachments),
         tuple(map(_intern, a.topics)),
-        {_intern(key): line for key, line in parsed.lines.items()},
+        {_intern(key): line for key, line in lines.items()},
     )
 
 
-def _result(rel: str, entry: Entry, load_body: Callable[[Alert], str]) -> Result:
-    fields = entry[2]
-    if fields is None:
-        return [Problem(*p) for p in entry[3] or ()]
+def _decode(rel: str, sha: str, blob: bytes, load_body: Callable[[Alert], str]) -> Alert:
     (
         alert_id,
         title,
@@ -328,7 +384,7 @@ def _result(rel: str, entry: Entry, load_body: Callable[[Alert], str]) -> Result
         attachments,
         topics,
         _,
-    ) = fields
+    ) = marshal.loads(blob)
     return Alert.from_cache(
         {
             "id": alert_id,
@@ -347,7 +403,7 @@ def _result(rel: str, entry: Entry, load_body: Callable[[Alert], str]) -> Result
             else (),
             "attachments": tuple(Attachment(*x) for x in attachments) if attachments else (),
             "topics": topics,
-            "content_hash": entry[1],
+            "content_hash": sha,
         },
         load_body,
     )

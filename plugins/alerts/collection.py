@@ -3,13 +3,15 @@ every listing is built from."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import overload
 
 from .errors import Problem
+from .index import ATTACHMENTS, ID, ISSUED, LATEST, UPDATES, Slim, micros
 from .model import ALL_SECTORS, Alert, Attachment, Level, newest_first_key
 from .validate import ParsedAlert
 
@@ -20,9 +22,32 @@ ATTACHMENTS_DIR = "attachments"
 class AlertCollection:
     """Every valid alert, newest first, with the lookups pages and feeds need."""
 
-    alerts: tuple[Alert, ...]
+    alerts: Sequence[Alert]
     by_id: Mapping[str, Alert] = field(repr=False)
     children: Mapping[str, tuple[str, ...]] = field(repr=False)
+    # Each alert's slim record (index.py), in the same order, when made from the cache.
+    slims: Sequence[Slim] | None = field(default=None, repr=False)
+
+    @classmethod
+    def lazily(cls, slims: Sequence[Slim], make: Callable[[int], Alert]) -> AlertCollection:
+        """The alerts whose slim records are `slims` (newest first), each built by
+        `make(position)` only when first asked for: a build that adds one alert to an
+        archive of thousands looks at few of them."""
+        alerts = LazyAlerts(len(slims), make)
+        positions = {slim[ID]: position for position, slim in enumerate(slims)}
+        children: defaultdict[str, list[Slim]] = defaultdict(list)
+        for slim in slims:
+            if slim[UPDATES] is not None:
+                children[slim[UPDATES]].append(slim)
+        return cls(
+            alerts=alerts,
+            by_id=LazyById(positions, alerts),
+            children={
+                parent: tuple(s[ID] for s in sorted(kids, key=lambda s: (s[ISSUED], s[ID])))
+                for parent, kids in children.items()
+            },
+            slims=slims,
+        )
 
     @classmethod
     def of(cls, alerts: Iterable[Alert]) -> AlertCollection:
@@ -39,6 +64,12 @@ class AlertCollection:
                 for parent, kids in children.items()
             },
         )
+
+    def attachment_names(self) -> list[str]:
+        """Every attachment some alert names, sorted."""
+        if self.slims is not None:
+            return sorted({name for slim in self.slims for name in slim[ATTACHMENTS]})
+        return sorted({a.name for alert in self.alerts for a in alert.attachments})
 
     def thread(self, alert: Alert) -> tuple[Alert, ...]:
         """The whole incident thread `alert` belongs to, oldest first; empty if it stands
@@ -121,6 +152,57 @@ class AlertCollection:
         return sorted(live, key=lambda a: (a.level.rank, *newest_first_key(a)))
 
 
+class LazyAlerts(Sequence[Alert]):
+    """A sequence whose items are made on first access and kept."""
+
+    def __init__(self, length: int, make: Callable[[int], Alert]) -> None:
+        self._made: list[Alert | None] = [None] * length
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Alert]: ...
+    def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._made)))]
+        alert = self._made[index]
+        if alert is None:
+            position = index if index >= 0 else index + len(self._made)
+            alert = self._made[index] = self._make(position)
+        return alert
+
+    def __iter__(self) -> Iterator[Alert]:
+        made, make = self._made, self._make
+        for position, alert in enumerate(made):
+            if alert is None:
+                alert = made[position] = make(position)
+            yield alert
+
+
+class LazyById(Mapping[str, Alert]):
+    """Alerts by id over a LazyAlerts: asking whether an id exists builds nothing."""
+
+    def __init__(self, positions: dict[str, int], alerts: LazyAlerts) -> None:
+        self._positions = positions
+        self._alerts = alerts
+
+    def __getitem__(self, alert_id: str) -> Alert:
+        return self._alerts[self._positions[alert_id]]
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self._positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
 def check_collection(
     parsed: Sequence[ParsedAlert],
     now: datetime,
@@ -164,50 +246,128 @@ def check_alerts(
     sizes: dict[str, int | str] = {}
     for alert in alerts:
         if alert.issued > latest_allowed:
-            problems.append(
-                Problem(
-                    alert.path,
-                    line(alert, "issued"),
-                    "issued",
-                    f"{alert.issued.isoformat()} is in the future (at most "
-                    f"{int(future_tolerance.total_seconds() // 60)} minutes after now, "
-                    f"{now.isoformat(timespec='seconds')}; check the year)",
-                )
-            )
+            problems.append(_future_issue(alert, line, now, future_tolerance))
         if alert.updates:
             parent = by_id.get(alert.updates)
             if not parent:
-                problems.append(
-                    Problem(
-                        alert.path,
-                        line(alert, "updates"),
-                        "updates",
-                        f"{alert.updates!r} is not an alert id in content/alerts/",
-                    )
-                )
+                problems.append(_no_parent(alert, line))
             elif parent.issued >= alert.issued:
-                problems.append(
-                    Problem(
-                        alert.path,
-                        line(alert, "updates"),
-                        "updates",
-                        f"{alert.updates!r} must be issued before this alert",
-                    )
-                )
+                problems.append(_parent_later(alert, line))
         for correction in alert.corrections:
             if correction.at > latest_allowed:
-                problems.append(
-                    Problem(
-                        alert.path,
-                        line(alert, "corrections"),
-                        "corrections",
-                        f"{correction.at.isoformat()} is in the future",
-                    )
-                )
+                problems.append(_future_correction(alert, correction.at, line))
         if alert.attachments:
             alert = _with_sizes(alert, line, content, base, sizes, problems)
         checked.append(alert)
     return checked, problems
+
+
+def check_cached(
+    slims: Mapping[str, Slim],
+    alert: Callable[[str], Alert],
+    line: Callable[[Alert, str], int],
+    now: datetime,
+    future_tolerance: timedelta,
+    content: Path,
+) -> tuple[dict[str, int | str], list[Problem]]:
+    """check_alerts for alerts known by their slim records (by file): the records say which
+    alerts could break a rule, and only those are built (`alert(rel)`) to word a problem.
+    Returns each attachment's size (or why it cannot be used) and the problems."""
+    problems: list[Problem] = []
+    ids = Counter(slim[ID] for slim in slims.values())
+    if len(ids) < len(slims):
+        clashing = [alert(rel) for rel, slim in slims.items() if ids[slim[ID]] > 1]
+        problems.extend(_duplicate_ids(clashing))
+    issued = {slim[ID]: slim[ISSUED] for slim in slims.values()}
+
+    latest_allowed = now + future_tolerance
+    limit = micros(latest_allowed)
+    names: dict[str, list[str]] = defaultdict(list)
+    for rel, slim in slims.items():
+        if slim[LATEST] > limit:
+            suspect = alert(rel)
+            if suspect.issued > latest_allowed:
+                problems.append(_future_issue(suspect, line, now, future_tolerance))
+            for correction in suspect.corrections:
+                if correction.at > latest_allowed:
+                    problems.append(_future_correction(suspect, correction.at, line))
+        parent = slim[UPDATES]
+        if parent is not None:
+            if parent not in issued:
+                problems.append(_no_parent(alert(rel), line))
+            elif issued[parent] >= slim[ISSUED]:
+                problems.append(_parent_later(alert(rel), line))
+        for name in slim[ATTACHMENTS]:
+            names[name].append(rel)
+
+    base = content.resolve() / ATTACHMENTS_DIR
+    sizes: dict[str, int | str] = {}
+    for name, rels in names.items():
+        resolved = _resolve(content, base, Attachment(name, 0, ""))
+        sizes[name] = resolved if isinstance(resolved, str) else resolved.size
+        if isinstance(resolved, str):
+            for rel in dict.fromkeys(rels):
+                unusable = alert(rel)
+                for index, attachment in enumerate(unusable.attachments):
+                    if attachment.name == name:
+                        problems.append(
+                            Problem(
+                                unusable.path,
+                                line(unusable, "attachments"),
+                                f"attachments[{index}]",
+                                resolved,
+                            )
+                        )
+    return sizes, problems
+
+
+def with_sizes(alert: Alert, sizes: Mapping[str, int | str]) -> Alert:
+    """`alert` with the attachment sizes check_cached found."""
+    if all(sizes.get(a.name) == a.size for a in alert.attachments):
+        return alert
+    return alert.evolve(
+        attachments=tuple(
+            replace(a, size=size) if isinstance(size := sizes.get(a.name), int) else a
+            for a in alert.attachments
+        )
+    )
+
+
+def _future_issue(
+    alert: Alert, line: Callable[[Alert, str], int], now: datetime, tolerance: timedelta
+) -> Problem:
+    return Problem(
+        alert.path,
+        line(alert, "issued"),
+        "issued",
+        f"{alert.issued.isoformat()} is in the future (at most "
+        f"{int(tolerance.total_seconds() // 60)} minutes after now, "
+        f"{now.isoformat(timespec='seconds')}; check the year)",
+    )
+
+
+def _future_correction(alert: Alert, at: datetime, line: Callable[[Alert, str], int]) -> Problem:
+    return Problem(
+        alert.path, line(alert, "corrections"), "corrections", f"{at.isoformat()} is in the future"
+    )
+
+
+def _no_parent(alert: Alert, line: Callable[[Alert, str], int]) -> Problem:
+    return Problem(
+        alert.path,
+        line(alert, "updates"),
+        "updates",
+        f"{alert.updates!r} is not an alert id in content/alerts/",
+    )
+
+
+def _parent_later(alert: Alert, line: Callable[[Alert, str], int]) -> Problem:
+    return Problem(
+        alert.path,
+        line(alert, "updates"),
+        "updates",
+        f"{alert.updates!r} must be issued before this alert",
+    )
 
 
 def _duplicate_ids(alerts: Sequence[Alert]) -> list[Problem]:

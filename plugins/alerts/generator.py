@@ -215,9 +215,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         for source in sorted(p for p in static.rglob("*") if p.is_file()):
             self._output.copy(f"theme/{source.relative_to(static).as_posix()}", source)
         assert self.loaded is not None
-        names = sorted(
-            {a.name for alert in self.loaded.collection.alerts for a in alert.attachments}
-        )
+        names = self.loaded.collection.attachment_names()
         for name in names:
             self._output.copy(f"attachments/{name}", self.content_dir / "attachments" / name)
 

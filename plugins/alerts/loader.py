@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .cache import AlertCache
-from .collection import AlertCollection, check_alerts
+from .collection import AlertCollection, check_cached, with_sizes
 from .discover import scan_alert_files
 from .errors import ContentError, Problem
+from .index import KEY, Slim
 from .model import Alert
 from .registry import Registry, load_registry
 
@@ -19,6 +20,10 @@ class LoadedContent:
     registry: Registry
     collection: AlertCollection
     parsed_now: int  # files parsed this run (the rest came from the cache)
+    # Slim records of the files that changed since the cache was saved (before, after;
+    # None where there was or is no alert), and the build that saved it.
+    changes: dict[str, tuple[Slim | None, Slim | None]] = field(default_factory=dict)
+    saved_by: str = ""
 
 
 def load_content(
@@ -34,23 +39,28 @@ def load_content(
     """
     registry = load_registry(content)
     stamps, problems = scan_alert_files(content)
-    read: list[Alert] = []
-    for result in cache.read(content, list(stamps), registry, stamps):
-        if isinstance(result, list):
-            problems.extend(result)
-        else:
-            read.append(result)
+    problems.extend(cache.scan(content, stamps, registry))
+    slims = {rel: entry[2] for rel, entry in cache.fresh.items() if entry[2] is not None}
 
     def line(alert: Alert, field: str) -> int:
         return cache.lines(alert.path).get(field, 1)
 
-    alerts, cross = check_alerts(read, line, now, future_tolerance, content)
+    sizes, cross = check_cached(slims, cache.alert, line, now, future_tolerance, content)
     problems.extend(cross)
     if only is not None:
         problems = [problem for problem in problems if problem.path in only]
     if problems:
         raise ContentError(problems)
-    return LoadedContent(registry, AlertCollection.of(alerts), cache.parsed)
+    # Newest first; the keys are unique, so the sort never compares the rest.
+    ordered = sorted((slim[KEY], rel, slim) for rel, slim in slims.items())
+    rels = [rel for _, rel, _ in ordered]
+
+    def make(position: int) -> Alert:
+        alert = cache.alert(rels[position])
+        return with_sizes(alert, sizes) if alert.attachments else alert
+
+    collection = AlertCollection.lazily([slim for _, _, slim in ordered], make)
+    return LoadedContent(registry, collection, cache.parsed, cache.changes(), cache.generation)
 
 
 def relative_to_content(content: Path, path: Path) -> str | Problem:

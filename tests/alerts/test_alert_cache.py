@@ -70,7 +70,7 @@ def test_a_second_build_parses_and_reads_nothing_and_sees_the_same_alerts(
     assert cache.parsed == 3
     second, cache = load(archive, store)
     assert (cache.parsed, cache.hashed) == (0, 0)
-    assert second.collection.alerts == first.collection.alerts  # bodies compared too
+    assert list(second.collection.alerts) == list(first.collection.alerts)  # bodies too
     assert bodies(second) == bodies(first)
     assert [a.content_hash for a in second.collection.alerts] == [
         a.content_hash for a in first.collection.alerts
@@ -89,11 +89,11 @@ def test_changed_added_and_removed_files_are_seen(
     assert cache.parsed == 2
     assert store.with_suffix(".log").is_file(), "one build's changes are appended"
     cold = load_content(archive, NOW, TOLERANCE, AlertCache(None, "code"))
-    assert second.collection.alerts == cold.collection.alerts
+    assert list(second.collection.alerts) == list(cold.collection.alerts)
 
     third, cache = load(archive, store)
     assert (cache.parsed, cache.hashed) == (0, 0)
-    assert third.collection.alerts == cold.collection.alerts
+    assert list(third.collection.alerts) == list(cold.collection.alerts)
     assert bodies(third) == bodies(cold)
 
 
@@ -238,3 +238,67 @@ def test_parsed_alerts_keep_their_lines(archive: Path, tmp_path: Path) -> None:
     again = AlertCache(store, "code").read_all(archive, rels, registry)
     assert all(isinstance(p, ParsedAlert) for p in again)
     assert [p.lines for p in again] == [p.lines for p in first]  # type: ignore[union-attr]
+
+
+# The cross-file rules, for alerts the cache already holds (none of them parsed again)
+
+
+def problems_of(content: Path, store: Path, now: datetime = NOW) -> list[tuple[str, str, str]]:
+    cache = AlertCache(store, "code")
+    with pytest.raises(ContentError) as caught:
+        load_content(content, now, TOLERANCE, cache)
+    return [(p.path, p.field, p.message) for p in caught.value.problems]
+
+
+def test_an_unchanged_alert_whose_parent_is_gone_is_refused(archive: Path, tmp_path: Path) -> None:
+    store = tmp_path / "cache" / "alerts"
+    load(archive, store)
+    (archive / "alerts/2017/2017-04-20-first.md").unlink()
+    assert problems_of(archive, store) == [
+        (
+            "alerts/2017/2017-04-21-second.md",
+            "updates",
+            "'2017-04-20-first' is not an alert id in content/alerts/",
+        )
+    ]
+
+
+def test_an_unchanged_alert_is_in_the_future_of_an_earlier_clock(
+    archive: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "cache" / "alerts"
+    load(archive, store)
+    earlier = datetime(2017, 4, 21, 12, 0, tzinfo=UTC)
+    assert [p[:2] for p in problems_of(archive, store, earlier)] == [
+        ("alerts/2017/2017-04-22-third.md", "issued")
+    ]
+
+
+def test_a_missing_attachment_of_an_unchanged_alert_is_refused(
+    content: Path, tmp_path: Path, make_alert: MakeAlert
+) -> None:
+    (content / "attachments" / "plan.pdf").write_bytes(b"%PDF")
+    write(content, "alerts/2017/2017-04-20-first.md", make_alert(attachments="[plan.pdf]"))
+    store = tmp_path / "cache" / "alerts"
+    loaded, _ = load(content, store)
+    [attachment] = loaded.collection.alerts[0].attachments
+    assert attachment.size == 4
+    (content / "attachments" / "plan.pdf").write_bytes(b"%PDF-1.7")
+    loaded, cache = load(content, store)
+    assert cache.parsed == 0 and loaded.collection.alerts[0].attachments[0].size == 8
+    (content / "attachments" / "plan.pdf").unlink()
+    assert [p[:2] for p in problems_of(content, store)] == [
+        ("alerts/2017/2017-04-20-first.md", "attachments[0]")
+    ]
+
+
+def test_one_id_in_two_folders_is_refused(
+    archive: Path, tmp_path: Path, make_alert: MakeAlert
+) -> None:
+    store = tmp_path / "cache" / "alerts"
+    load(archive, store)
+    write(archive, "alerts/2018/2017-04-20-first.md", make_alert())
+    # The folder must be the id's year, so the copy is refused before ids are compared.
+    assert [p[:2] for p in problems_of(archive, store)] == [
+        ("alerts/2018/2017-04-20-first.md", "id")
+    ]
