@@ -387,7 +387,9 @@ def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
     ):
         valid_until = stamp.next_change(
             stamp.alert_boundaries(
-                alerts, cascade.current_window_days, cascade.feed_retention_days
+                generator.loaded.collection,
+                cascade.current_window_days,
+                cascade.feed_retention_days,
             ),
             generator.now,
         )

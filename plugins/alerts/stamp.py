@@ -25,18 +25,21 @@ import runpy
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from .fingerprint import code_fingerprint, files_fingerprint
+from .index import EXPIRES, ISSUED, LATEST, micros, slim_of
 
 STAMP_FILE = "stamp.json"
 FORMAT = 1
 RACY_SECONDS = 1.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = 86_400 * 10**6  # microseconds
 # Libraries whose versions can change a page or a feed byte (markdown, nh3 and pyyaml are
 # already in the code fingerprint the content cache uses).
 LIBRARIES = ("pelican", "jinja2", "markupsafe", "feedgen", "lxml", "cryptography")
@@ -267,24 +270,31 @@ def record(
     os.replace(scratch, path)
 
 
-def next_change(moments: Iterable[datetime | None], now: datetime) -> datetime | None:
-    """The earliest of `moments` after `now`: when the clock alone changes some output."""
-    later = [moment for moment in moments if moment is not None and moment > now]
-    return min(later) if later else None
+def next_change(moments: Iterable[int], now: datetime) -> datetime | None:
+    """The earliest of `moments` (microseconds since the epoch) after `now`: when the clock
+    alone changes some output."""
+    after = micros(now)
+    later = min((moment for moment in moments if moment > after), default=None)
+    return None if later is None else _EPOCH + timedelta(microseconds=later)
 
 
-def alert_boundaries(
-    alerts: Iterable[Any], window_days: int, retention_days: int
-) -> Iterable[datetime | None]:
+def alert_boundaries(collection: Any, window_days: int, retention_days: int) -> Iterator[int]:
     """Every moment at which an alert's place in the site or a feed can change by time alone:
-    it expires, it leaves the current box, it or one of its corrections leaves a feed's
-    retention window, or (issued a little in the future) it begins."""
-    window = timedelta(days=window_days)
-    retention = timedelta(days=retention_days)
-    for alert in alerts:
-        yield alert.expires
-        yield alert.issued
-        yield alert.issued + window
-        yield alert.issued + retention
-        for correction in alert.corrections:
-            yield correction.at + retention
+    it expires, it leaves the current box, it or its latest correction leaves a feed's
+    retention window, or (issued a little in the future) it begins.
+
+    Read from the collection's slim records when it has them, so that a build which looked
+    at a handful of alerts does not build every other one just to stamp itself."""
+    window = window_days * _DAY
+    retention = retention_days * _DAY
+    records = getattr(collection, "slims", None)
+    if records is None:
+        records = [slim_of(alert, ()) for alert in collection.alerts]
+    for record in records:
+        if record[EXPIRES] is not None:
+            yield record[EXPIRES]
+        issued = record[ISSUED]
+        yield issued
+        yield issued + window
+        yield issued + retention
+        yield record[LATEST] + retention

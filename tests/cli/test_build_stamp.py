@@ -10,12 +10,16 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from alerts import build as alerts_build
 from alerts import stamp
+from alerts.collection import AlertCollection
+from alerts.index import micros, slim_of
+from alerts.model import Alert, Correction, Level
 from tests.cli.test_cli import tree_digest
 from tests.conftest import DEMO_NOW, ROOT, build, copy_content
 
@@ -218,19 +222,31 @@ def test_a_failed_build_forgets_the_stamp(site: tuple[Path, Path]) -> None:
 def test_next_change_is_the_earliest_boundary_after_now() -> None:
     now = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
-    class Fake:
-        def __init__(self, issued: datetime, expires: datetime | None, corrected: list[datetime]):
-            self.issued, self.expires = issued, expires
-            self.corrections = [type("C", (), {"at": at})() for at in corrected]
+    def alert(issued: datetime, expires: datetime | None, corrected: list[datetime]) -> Alert:
+        return Alert(
+            id=f"{issued:%Y-%m-%d}-x",
+            path="alerts/x.md",
+            title="x",
+            level=Level.AMBER,
+            issued=issued,
+            sectors=("retail",),
+            sources=("met-police",),
+            summary="",
+            body_html="",
+            expires=expires,
+            corrections=tuple(Correction(at, "note") for at in corrected),
+        )
 
     alerts = [
-        Fake(now - timedelta(days=100), None, [now - timedelta(days=44, hours=23)]),
-        Fake(now - timedelta(days=6, hours=20), now + timedelta(days=3), []),
-        Fake(now - timedelta(days=40), now - timedelta(days=1), []),
+        alert(now - timedelta(days=100), None, [now - timedelta(days=44, hours=23)]),
+        alert(now - timedelta(days=6, hours=20), now + timedelta(days=3), []),
+        alert(now - timedelta(days=40), now - timedelta(days=1), []),
     ]
-    boundaries = stamp.alert_boundaries(alerts, window_days=7, retention_days=45)
     # the second alert leaves the 7-day current window in 4 hours; the first alert's
     # correction leaves the 45-day retention window in 1 hour, which comes first
-    assert stamp.next_change(boundaries, now) == now + timedelta(hours=1)
+    slims = [slim_of(a, ()) for a in alerts]
+    for collection in (AlertCollection.of(alerts), SimpleNamespace(slims=slims)):
+        boundaries = stamp.alert_boundaries(collection, window_days=7, retention_days=45)
+        assert stamp.next_change(boundaries, now) == now + timedelta(hours=1)
     assert stamp.next_change([], now) is None
-    assert stamp.next_change([now, now - timedelta(1)], now) is None
+    assert stamp.next_change([micros(now), micros(now) - 1], now) is None
