@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import overload
 
 from .errors import Problem
-from .index import ATTACHMENTS, ID, ISSUED, LATEST, UPDATES, Slim, micros
+from .index import ATTACHMENTS, ID, ISSUED, LATEST, SHA, UPDATES, Slim, micros
 from .model import ALL_SECTORS, Alert, Attachment, Level, newest_first_key
 from .validate import ParsedAlert
 
@@ -27,9 +27,16 @@ class AlertCollection:
     children: Mapping[str, tuple[str, ...]] = field(repr=False)
     # Each alert's slim record (index.py), in the same order, when made from the cache.
     slims: Sequence[Slim] | None = field(default=None, repr=False)
+    # Each attachment's size (or why it cannot be used), when made from the cache.
+    sizes: Mapping[str, int | str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def lazily(cls, slims: Sequence[Slim], make: Callable[[int], Alert]) -> AlertCollection:
+    def lazily(
+        cls,
+        slims: Sequence[Slim],
+        make: Callable[[int], Alert],
+        sizes: Mapping[str, int | str] | None = None,
+    ) -> AlertCollection:
         """The alerts whose slim records are `slims` (newest first), each built by
         `make(position)` only when first asked for: a build that adds one alert to an
         archive of thousands looks at few of them."""
@@ -47,6 +54,7 @@ class AlertCollection:
                 for parent, kids in children.items()
             },
             slims=slims,
+            sizes=sizes or {},
         )
 
     @classmethod
@@ -92,20 +100,36 @@ class AlertCollection:
     def thread_keys(self) -> dict[str, str]:
         """For each alert in a thread, a line naming every member and its file's hash, oldest
         first (what `thread()` shows, as part of a page key): one pass, not one walk per
-        alert."""
-        groups: dict[str, list[Alert]] = {}
-        for alert in self.alerts:
-            if alert.updates is None and alert.id not in self.children:
-                continue
-            groups.setdefault(self._root(alert).id, []).append(alert)
+        alert, and no alert built when made from the cache."""
+        if self.slims is None:
+            members: list[tuple[int, str, str, str | None]] = [
+                (micros(a.issued), a.id, a.content_hash, a.updates)
+                for a in self.alerts
+                if a.updates is not None or a.id in self.children
+            ]
+        else:
+            members = [
+                (s[ISSUED], s[ID], s[SHA], s[UPDATES])
+                for s in self.slims
+                if s[UPDATES] is not None or s[ID] in self.children
+            ]
+        parents = {alert_id: updates for _, alert_id, _, updates in members}
+        groups: dict[str, list[tuple[int, str, str, str | None]]] = {}
+        for member in members:
+            root, seen = member[1], {member[1]}
+            # check_collection refuses cycles, but a loop here must not hang a build.
+            while (up := parents.get(root)) is not None and up in parents and up not in seen:
+                root = up
+                seen.add(root)
+            groups.setdefault(root, []).append(member)
         keys: dict[str, str] = {}
-        for members in groups.values():
-            if len(members) < 2:
+        for group in groups.values():
+            if len(group) < 2:
                 continue
-            members.sort(key=lambda a: (a.issued, a.id))
-            line = " ".join(f"{a.id}:{a.content_hash}" for a in members)
-            for alert in members:
-                keys[alert.id] = line
+            group.sort()
+            line = " ".join(f"{alert_id}:{sha}" for _, alert_id, sha, _ in group)
+            for _, alert_id, _, _ in group:
+                keys[alert_id] = line
         return keys
 
     def _root(self, alert: Alert) -> Alert:

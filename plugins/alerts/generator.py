@@ -23,7 +23,7 @@ from .fragments import FragmentStore
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import ItemKeys, Page, PagePlan, plan_pages
+from .pages import ItemKeys, Members, Page, PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 
@@ -190,8 +190,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         a year's archive page can list thousands, and one new alert must not re-render
         them all. A long list is also kept whole, in its page's slot: a new alert changes
         the year counts every year page shows, not the items of past years."""
-        items = self.items or ItemKeys(self.now, self.cascade.current_window_days)
-        lines = [items.line(alert) for alert in alerts]
+        if isinstance(alerts, Members):
+            lines = alerts.lines  # worked out from slim records: no Alert built for them
+        else:
+            items = self.items or ItemKeys(self.now, self.cascade.current_window_days)
+            lines = [items.line(alert) for alert in alerts]
         if len(lines) < _WHOLE_LIST or self._rendering is None:
             return Markup(self._items(alerts, lines).decode("utf-8"))  # autoescaped
         page, count = self._rendering

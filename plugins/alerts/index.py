@@ -30,6 +30,7 @@ UPDATES = 6  # the id this alert updates, or None
 GROUPS = 7  # the listings it appears in (see above)
 ATTACHMENTS = 8  # attachment names
 LATEST = 9  # the latest moment it names (issued, or its newest correction)
+SHA = 10  # the file's SHA-256 (Alert.content_hash)
 
 Slim = tuple[Any, ...]
 
@@ -81,7 +82,14 @@ def slim_of(alert: Alert, sector_slugs: Iterable[str]) -> Slim:
         groups_of(alert, sector_slugs),
         tuple(a.name for a in alert.attachments),
         latest,
+        alert.content_hash,
     )
+
+
+def item_line(slim: Slim, now_us: int, window_start_us: int) -> str:
+    """What a listing shows of an alert (pages.item_line, from the slim record)."""
+    expired, current = flags(slim, now_us, window_start_us)
+    return f"{slim[ID]} {slim[SHA]} {expired:d}{current:d}"
 
 
 def flags(slim: Slim, now_us: int, window_start_us: int) -> tuple[bool, bool]:

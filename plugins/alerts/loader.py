@@ -59,7 +59,7 @@ def load_content(
         alert = cache.alert(rels[position])
         return with_sizes(alert, sizes) if alert.attachments else alert
 
-    collection = AlertCollection.lazily([slim for _, _, slim in ordered], make)
+    collection = AlertCollection.lazily([slim for _, _, slim in ordered], make, sizes)
     return LoadedContent(registry, collection, cache.parsed, cache.changes(), cache.generation)
 
 

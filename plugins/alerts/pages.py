@@ -11,14 +11,18 @@ datetime or a set (slow, and a set's order changes from one process to the next)
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from itertools import islice
+from typing import Any, NamedTuple, overload
 
 from .collection import AlertCollection
+from .index import ATTACHMENTS, GROUPS, ID, ISSUED, LEVEL, Slim, flags, micros, slim_of
+from .index import item_line as slim_item_line
 from .model import Alert, Level, Provenance
 from .registry import Registry
 from .settings import CascadeSettings
@@ -66,6 +70,8 @@ class ItemKeys:
     def __init__(self, now: datetime, window_days: int) -> None:
         self.now = now
         self.window_start = now - timedelta(days=window_days)
+        self.now_us = micros(now)
+        self.window_start_us = micros(self.window_start)
         self._lines: dict[str, str] = {}
 
     def line(self, alert: Alert) -> str:
@@ -78,6 +84,11 @@ class ItemKeys:
     def lines(self, alerts: Sequence[Alert]) -> str:
         get, line = self._lines.get, self.line
         return "\n".join([get(alert.id) or line(alert) for alert in alerts])
+
+    def slim_lines(self, slims: Sequence[Slim]) -> list[str]:
+        """`line` of each alert, from slim records (the same text, nothing built)."""
+        now, start = self.now_us, self.window_start_us
+        return [slim_item_line(slim, now, start) for slim in slims]
 
 
 def item_line(alert: Alert, now: datetime, window_start: datetime) -> str:
@@ -97,6 +108,29 @@ def item_key(alert: Alert, now: datetime, window_days: int) -> str:
     return item_line(alert, now, now - timedelta(days=window_days))
 
 
+class Members(Sequence[Alert]):
+    """The alerts a listing shows, by position in the collection, with each one's item line
+    (`lines`): the list of a page that is not rendered, or whose items are all stored,
+    builds no Alert."""
+
+    def __init__(self, alerts: Sequence[Alert], positions: Sequence[int], lines: list[str]):
+        self._alerts = alerts
+        self._positions = positions
+        self.lines = [lines[p] for p in positions]
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> Alert: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Alert]: ...
+    def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
+        if isinstance(index, slice):
+            return [self._alerts[p] for p in self._positions[index]]
+        return self._alerts[self._positions[index]]
+
+
 def digest(*parts: str) -> str:
     """A key from strings that cannot run into each other (each is a repr or a line list)."""
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
@@ -105,6 +139,9 @@ def digest(*parts: str) -> str:
 def month_of(alert: Alert) -> tuple[int, int]:
     """Archive months follow the id's date (the date issued in the author's own offset)."""
     return (alert.issued.year, alert.issued.month)
+
+
+_RANK = {level.value: level.rank for level in Level}
 
 
 def plan_pages(
@@ -117,34 +154,67 @@ def plan_pages(
     unchanged: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Page]:
     """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
-    unchanged: those are most of an archive's pages, and need no Page or context made."""
+    unchanged: those are most of an archive's pages, and need no Page or context made.
+
+    Keys come from the alerts' slim records (index.py), so planning builds no Alert: a
+    listing's members are positions in the collection, turned into Alerts only by a page
+    that is rendered and needs them.
+    """
     provenance = provenance or {}
     window = settings.current_window_days
     latest_n = settings.home_latest
     alerts = collection.alerts
     keys = items or ItemKeys(now, window)
+    if collection.slims is not None:
+        slims, sizes = collection.slims, collection.sizes
+    else:
+        slims = [slim_of(alert, registry.sectors) for alert in alerts]
+        sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
+    lines = keys.slim_lines(slims)
 
-    months = Counter(month_of(alert) for alert in alerts)
-    month_links = [MonthLink(y, m, n) for (y, m), n in sorted(months.items(), reverse=True)]
+    # Every listing's members, as positions in newest-first order.
+    groups: defaultdict[str, list[int]] = defaultdict(list)
+    for position, slim in enumerate(slims):
+        for group in slim[GROUPS]:
+            groups[group].append(position)
+    scopes: defaultdict[tuple[str, str], dict[int, list[int]]] = defaultdict(dict)
+    by_month: dict[tuple[int, int], list[int]] = {}
+    for group, positions in groups.items():
+        kind, first, second = group.split("/")
+        if kind == "archive":
+            by_month[(int(first), int(second))] = positions
+        else:
+            scopes[(kind, first)][int(second)] = positions
+
+    def members(positions: Sequence[int]) -> Members:
+        return Members(alerts, positions, lines)
+
+    def text(positions: Sequence[int]) -> str:
+        return "\n".join([lines[p] for p in positions])
+
+    month_links = [
+        MonthLink(y, m, len(positions))
+        for (y, m), positions in sorted(by_month.items(), reverse=True)
+    ]
 
     def month_repr(link: MonthLink | None) -> str:
         return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
 
-    current = collection.current(now, window)
-    latest = list(alerts[:latest_n])
+    current_positions = _current(slims, keys)
+    latest_positions = range(min(latest_n, len(slims)))
     yield Page(
         "index.html",
         "index.html",
         digest(
             "home",
-            keys.lines(current),
-            keys.lines(latest),
+            text(current_positions),
+            text(latest_positions),
             " ".join(map(month_repr, month_links[:12])),
-            str(len(alerts)),
+            str(len(slims)),
         ),
         lambda: {
-            "current": current,
-            "latest": latest,
+            "current": [alerts[p] for p in current_positions],
+            "latest": members(latest_positions),
             "months": month_links[:12],
             "total": len(alerts),
             "page_scope": "all",
@@ -152,35 +222,38 @@ def plan_pages(
     )
 
     threads = collection.thread_keys().get
-    line = keys.line
-    for alert in alerts:
-        alert_id = alert.id
+    for position, slim in enumerate(slims):
+        alert_id = slim[ID]
         path = f"alerts/{alert_id}/index.html"
         signed = provenance.get(alert_id)
         key = digest(
             "alert",
-            line(alert),
+            lines[position],
             threads(alert_id, ""),
-            repr([a.size for a in alert.attachments]) if alert.attachments else "",
+            repr([sizes.get(name) for name in slim[ATTACHMENTS]]) if slim[ATTACHMENTS] else "",
             "-"
             if signed is None
             else repr((signed.commit, signed.signer_fingerprint, signed.signer_name)),
         )
         if unchanged is None or not unchanged(path, key):
             yield Page(
-                path, "alert.html", key, partial(_alert_context, alert, collection, now, signed)
+                path, "alert.html", key, partial(_alert_context, collection, position, now, signed)
             )
 
-    by_sector = collection.sector_index(registry.sectors)
-    by_level = collection.level_index()
-    yield from _listing_pages(
-        "sectors",
-        [(sector.slug, sector.name, sector.description) for sector in registry.sectors.values()],
-        lambda slug: by_sector[slug],
-        keys,
-        latest_n,
-    )
-    sector_counts = Counter({slug: len(members) for slug, members in by_sector.items()})
+    sector_counts: Counter[str] = Counter()
+    for sector in registry.sectors.values():
+        by_year = scopes.get(("sectors", sector.slug), {})
+        sector_counts[sector.slug] = sum(map(len, by_year.values()))
+        yield from _listing_pages(
+            "sectors",
+            sector.slug,
+            sector.name,
+            sector.description,
+            by_year,
+            members,
+            text,
+            latest_n,
+        )
     yield Page(
         "sectors/index.html",
         "sectors.html",
@@ -188,14 +261,20 @@ def plan_pages(
         lambda: {"counts": sector_counts, "page_scope": "all"},
     )
 
-    yield from _listing_pages(
-        "levels",
-        [(level.value, f"{level.label} alerts", level.meaning) for level in Level],
-        lambda value: by_level[Level(value)],
-        keys,
-        latest_n,
-    )
-    level_counts = Counter({level: len(members) for level, members in by_level.items()})
+    level_counts: Counter[Level] = Counter()
+    for level in Level:
+        by_year = scopes.get(("levels", level.value), {})
+        level_counts[level] = sum(map(len, by_year.values()))
+        yield from _listing_pages(
+            "levels",
+            level.value,
+            f"{level.label} alerts",
+            level.meaning,
+            by_year,
+            members,
+            text,
+            latest_n,
+        )
     yield Page(
         "levels/index.html",
         "levels.html",
@@ -205,9 +284,6 @@ def plan_pages(
 
     yield Page("404.html", "404.html", digest("not-found"), lambda: {"page_scope": "all"})
 
-    by_month: defaultdict[tuple[int, int], list[Alert]] = defaultdict(list)
-    for alert in alerts:
-        by_month[month_of(alert)].append(alert)
     yield Page(
         "archive/index.html",
         "archive.html",
@@ -217,23 +293,31 @@ def plan_pages(
     for index, link in enumerate(month_links):
         newer = month_links[index - 1] if index > 0 else None
         older = month_links[index + 1] if index + 1 < len(month_links) else None
-        month_alerts = by_month[(link.year, link.month)]
+        positions = by_month[(link.year, link.month)]
         yield Page(
             link.path + "index.html",
             "month.html",
             digest(
-                "month",
-                month_repr(link),
-                month_repr(newer),
-                month_repr(older),
-                keys.lines(month_alerts),
+                "month", month_repr(link), month_repr(newer), month_repr(older), text(positions)
             ),
-            _month_context(link, month_alerts, newer, older),
+            _month_context(link, members(positions), newer, older),
         )
 
 
+def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:
+    """Positions of the current alerts: red before amber, newest first within each level.
+    Newest first, so the walk stops at the window's start."""
+    found = []
+    for position, slim in enumerate(slims):
+        if slim[ISSUED] <= keys.window_start_us:
+            break
+        if flags(slim, keys.now_us, keys.window_start_us)[1]:
+            found.append(position)
+    return sorted(found, key=lambda p: _RANK[slims[p][LEVEL]])  # stable: newest first
+
+
 def _month_context(
-    link: MonthLink, alerts: list[Alert], newer: MonthLink | None, older: MonthLink | None
+    link: MonthLink, alerts: Members, newer: MonthLink | None, older: MonthLink | None
 ) -> Callable[[], dict[str, Any]]:
     return lambda: {
         "month": link,
@@ -245,8 +329,9 @@ def _month_context(
 
 
 def _alert_context(
-    alert: Alert, collection: AlertCollection, now: datetime, signed: Provenance | None
+    collection: AlertCollection, position: int, now: datetime, signed: Provenance | None
 ) -> dict[str, Any]:
+    alert = collection.alerts[position]
     return {
         "alert": alert,
         "thread": collection.thread(alert),
@@ -260,39 +345,38 @@ def _alert_context(
 
 def _listing_pages(
     kind: str,
-    scopes: list[tuple[str, str, str]],
-    members: Callable[[str], list[Alert]],
-    keys: ItemKeys,
+    slug: str,
+    title: str,
+    description: str,
+    by_year: Mapping[int, list[int]],
+    members: Callable[[Sequence[int]], Members],
+    text: Callable[[Sequence[int]], str],
     latest_n: int,
 ) -> Iterator[Page]:
     """A page per scope (newest `latest_n`, then year links) and a page per scope-year."""
-    for slug, title, description in scopes:
-        selected = members(slug)
-        by_year: defaultdict[int, list[Alert]] = defaultdict(list)
-        for alert in selected:
-            by_year[alert.issued.year].append(alert)
-        years = sorted(((year, len(a)) for year, a in by_year.items()), reverse=True)
-        latest = selected[:latest_n]
-        base = {"kind": kind, "slug": slug, "title": title, "description": description}
-        head = repr((kind, slug, title, description, years))
+    years = sorted(((year, len(positions)) for year, positions in by_year.items()), reverse=True)
+    total = sum(count for _, count in years)
+    latest = list(islice(heapq.merge(*by_year.values()), latest_n))
+    base = {"kind": kind, "slug": slug, "title": title, "description": description}
+    head = repr((kind, slug, title, description, years))
+    yield Page(
+        f"{kind}/{slug}/index.html",
+        "listing.html",
+        digest(head, str(total), text(latest)),
+        _listing_context(base, members(latest), years, None, total),
+    )
+    for year, positions in by_year.items():
         yield Page(
-            f"{kind}/{slug}/index.html",
+            f"{kind}/{slug}/{year}/index.html",
             "listing.html",
-            digest(head, str(len(selected)), keys.lines(latest)),
-            _listing_context(base, latest, years, None, len(selected)),
+            digest(head, str(year), text(positions)),
+            _listing_context(base, members(positions), years, year, len(positions)),
         )
-        for year, year_alerts in by_year.items():
-            yield Page(
-                f"{kind}/{slug}/{year}/index.html",
-                "listing.html",
-                digest(head, str(year), keys.lines(year_alerts)),
-                _listing_context(base, year_alerts, years, year, len(year_alerts)),
-            )
 
 
 def _listing_context(
     base: dict[str, Any],
-    alerts: list[Alert],
+    alerts: Members,
     years: list[tuple[int, int]],
     year: int | None,
     total: int,
