@@ -9,6 +9,7 @@ from functools import cached_property
 
 from alerts.model import Provenance
 
+from .bulk import collector_paused
 from .columns import Latest
 from .histories import AlertHistories
 from .journal import DIGEST_SIZE
@@ -143,14 +144,15 @@ class ProvenanceMap(Mapping[str, Provenance]):
 
     def verified(self) -> dict[str, Provenance]:
         """The provenance of the alerts whose latest change verified."""
-        at_head, withdrawn = self._at_head, self._revisions.withdrawn
-        return {
-            alert: _verified_provenance(commit, fingerprint, email)
-            for alert, commit, (fingerprint, email, verified) in (
-                self._revisions.histories.latest_rows()
-            )
-            if verified and fingerprint and alert in at_head and commit not in withdrawn
-        }
+        with collector_paused():
+            at_head, withdrawn = self._at_head, self._revisions.withdrawn
+            return {
+                alert: _verified_provenance(commit, fingerprint, email)
+                for alert, commit, (fingerprint, email, verified) in (
+                    self._revisions.histories.latest_rows()
+                )
+                if verified and fingerprint and alert in at_head and commit not in withdrawn
+            }
 
 
 def _verified_provenance(commit: str, fingerprint: str, email: str) -> Provenance:

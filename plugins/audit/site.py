@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from alerts.pages import Page, PagePlan
 
 from .build import BuildAudit, audit_build, verified_provenance
+from .bulk import collector_paused
 from .report import AuditReport
 
 AUDIT_PAGE = "audit/index.html"
@@ -60,6 +62,15 @@ def write_audit(generator: Any) -> None:
     report = audit.report
     problem = hashlib.sha256((audit.problem or "").encode()).hexdigest()[:16]
     digests = report.revisions.digests() if report else {}
+    with collector_paused():
+        _emit_histories(generator, audit, digests, problem)
+
+
+def _emit_histories(
+    generator: Any, audit: BuildAudit, digests: Mapping[str, str], problem: str
+) -> None:
+    """Every alert's history page, keyed by what it shows."""
+    report = audit.report
     for alert in generator.loaded.collection.alerts:
         # The history shows the alert's title and level, from its file, and its revisions:
         # the file's digest and the revisions' stand for all of it, so that an unchanged
