@@ -3,6 +3,7 @@ from the journal only when asked for, and a journal that no longer matches is re
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from audit import state
 from audit.audit import audit_repository
+from audit.bulk import collector_paused
 from audit.errors import AuditError
 from audit.histories import AlertHistories, HistoryBuilder
 from audit.ledger import Ledger
@@ -145,3 +147,20 @@ def test_a_state_torn_from_its_alerts_file_starts_afresh(
     graph_reads.clear()
     assert audit_repository(edited.path, policy, NOW, Ledger(), cache) == first
     assert graph_reads == [edited.head()]
+
+
+def test_the_collector_is_paused_only_for_the_block() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
