@@ -27,16 +27,17 @@ def find_alert_files(content: Path) -> tuple[list[str], list[Problem]]:
     """Relative POSIX paths of every .md file under content/alerts/, sorted, and problems
     with links or stray files anywhere under content/."""
     stamps, problems = scan_alert_files(content)
-    return list(stamps), problems
+    return sorted(stamps), problems
 
 
 def scan_alert_files(content: Path) -> tuple[dict[str, Stamp | None], list[Problem]]:
-    """Every .md file under content/alerts/ (sorted by relative path) with its stamp, or None
-    if it cannot be stat-ed; and problems with links or stray files anywhere under content/."""
+    """Every .md file under content/alerts/ (in no set order) with its stamp, or None if it
+    cannot be stat-ed; and problems with links or stray files anywhere under content/, in
+    the order a sorted walk meets them."""
     problems: list[Problem] = []
     found: dict[str, Stamp | None] = {}
     _scan(content, "", content.resolve(), found, problems)
-    return dict(sorted(found.items())), problems
+    return found, problems
 
 
 def _scan(
@@ -46,52 +47,75 @@ def _scan(
     found: dict[str, Stamp | None],
     problems: list[Problem],
 ) -> None:
-    """One directory, then each of its sub-directories in name order (as os.walk would)."""
+    """One directory, then each of its sub-directories in name order (as os.walk would).
+    Every alert file of an archive passes through here on every build: the common case (a
+    plain .md file) costs one stat and no sorting."""
     here = os.path.join(content, rel_dir) if rel_dir else os.fspath(content)
-    try:
-        with os.scandir(here) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError:
-        return  # an unreadable folder is skipped, as os.walk skips it
     in_alerts = rel_dir == ALERTS_DIR or rel_dir.startswith(ALERTS_DIR + "/")
     prefix = f"{rel_dir}/" if rel_dir else ""
     subdirs: list[str] = []
-    files: list[os.DirEntry[str]] = []
-    for entry in entries:
-        name = entry.name
-        if entry.is_symlink():
-            message = _link_problem(Path(entry.path), root, in_alerts)
-            if message:
-                problems.append(Problem(prefix + name, 1, "file", message))
-                continue
-            # A link that may stay is never walked into; a link to a file is read like
-            # the file itself.
-            if not _is_dir(entry):
-                files.append(entry)
-        elif entry.is_dir(follow_symlinks=False):
-            if not name.startswith("."):
-                subdirs.append(name)
-        else:
-            files.append(entry)
-    if in_alerts:
-        for entry in files:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            rel = prefix + name
-            if name.endswith(".md"):
-                try:
-                    found[rel] = stamp_of(entry.stat())
-                except OSError:
-                    found[rel] = None  # the reader reports why it cannot be read
-            else:
-                problems.append(
-                    Problem(
-                        rel, 1, "file", "is not an alert (only .md files belong in content/alerts/)"
-                    )
-                )
-    for name in subdirs:
+    odd: list[os.DirEntry[str]] = []  # links, stray files: rare, and reported in name order
+    try:
+        with os.scandir(here) as listing:
+            for entry in listing:
+                name = entry.name
+                if entry.is_symlink():
+                    odd.append(entry)
+                elif entry.is_dir(follow_symlinks=False):
+                    if name[0] != ".":
+                        subdirs.append(name)
+                elif in_alerts and name[0] != ".":
+                    if name.endswith(".md"):
+                        try:
+                            info = entry.stat()
+                            found[prefix + name] = (
+                                info.st_size,
+                                info.st_mtime_ns,
+                                info.st_ctime_ns,
+                                info.st_ino,
+                            )
+                        except OSError:
+                            found[prefix + name] = None  # the reader reports why
+                    else:
+                        odd.append(entry)
+    except OSError:
+        return  # an unreadable folder is skipped, as os.walk skips it
+    odd.sort(key=lambda entry: entry.name)
+    for entry in odd:
+        _odd_entry(entry, prefix, root, in_alerts, found, problems)
+    for name in sorted(subdirs):
         _scan(content, prefix + name, root, found, problems)
+
+
+def _odd_entry(
+    entry: os.DirEntry[str],
+    prefix: str,
+    root: Path,
+    in_alerts: bool,
+    found: dict[str, Stamp | None],
+    problems: list[Problem],
+) -> None:
+    """A symbolic link (refused, or read like its target) or a stray file in alerts/."""
+    name = entry.name
+    rel = prefix + name
+    if entry.is_symlink():
+        message = _link_problem(Path(entry.path), root, in_alerts)
+        if message:
+            problems.append(Problem(rel, 1, "file", message))
+            return
+        # A link that may stay is never walked into; a link to a file is read like
+        # the file itself.
+        if _is_dir(entry) or not in_alerts or name.startswith("."):
+            return
+        if name.endswith(".md"):
+            try:
+                found[rel] = stamp_of(entry.stat())
+            except OSError:
+                found[rel] = None
+            return
+    problems.append(
+        Problem(rel, 1, "file", "is not an alert (only .md files belong in content/alerts/)")
+    )
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

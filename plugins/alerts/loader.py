@@ -51,15 +51,17 @@ def load_content(
         problems = [problem for problem in problems if problem.path in only]
     if problems:
         raise ContentError(problems)
-    # Newest first; the keys are unique, so the sort never compares the rest.
-    ordered = sorted((slim[KEY], rel, slim) for rel, slim in slims.items())
-    rels = [rel for _, rel, _ in ordered]
+    # Newest first, by the records' sort keys (unique strings).
+    unordered = list(slims.items())
+    keys = [slim[KEY] for _, slim in unordered]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    rels = [unordered[i][0] for i in order]
 
     def make(position: int) -> Alert:
         alert = cache.alert(rels[position])
         return with_sizes(alert, sizes) if alert.attachments else alert
 
-    collection = AlertCollection.lazily([slim for _, _, slim in ordered], make, sizes)
+    collection = AlertCollection.lazily([unordered[i][1] for i in order], make, sizes)
     return LoadedContent(registry, collection, cache.parsed, cache.changes(), cache.generation)
 
 

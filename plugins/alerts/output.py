@@ -133,8 +133,12 @@ class SiteOutput:
         before = self.previous.get(rel)
         if before is not None and before.startswith(digest) and (self.output / rel).is_file():
             return digest, False
-        target = self.staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if self.full:
+            target = self.staging / rel  # swapped in whole: laid out as the site
+            target.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            # Moved in one by one: flat, so staging costs no folder per file made and removed.
+            target = self.staging / _staged_name(rel)
         target.write_bytes(data)
         return digest, True
 
@@ -177,7 +181,7 @@ class SiteOutput:
             changes.update(dict.fromkeys(deleted))
             plan: dict[str, object] = {
                 "staging": str(self.staging),
-                "moves": self.staged,
+                "moves": [[_staged_name(rel), rel] for rel in self.staged],
                 "deletes": deleted,
             }
             if changes:
@@ -246,8 +250,9 @@ def recover(output: Path) -> None:
         journal.unlink()
         return
     staging = Path(plan["staging"])
-    for rel in plan["moves"]:
-        source = staging / rel
+    for move in plan["moves"]:
+        name, rel = (move, move) if isinstance(move, str) else move  # str: laid out as the site
+        source = staging / name
         if source.exists():
             (output / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, output / rel)
@@ -260,6 +265,10 @@ def recover(output: Path) -> None:
         _write_json(Path(manifest["summary"]), manifest["summary_data"])
     journal.unlink()
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staged_name(rel: str) -> str:
+    return hashlib.sha256(rel.encode()).hexdigest()
 
 
 def _prune_empty_parents(root: Path, path: Path) -> None:
