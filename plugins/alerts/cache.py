@@ -40,7 +40,7 @@ from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 5
+_FORMAT = 6
 # A file changed this close to the build's start may change again within the same tick of
 # the file system's clock, keeping its stamp: such an entry is hashed again next time.
 _RACY_NS = 2_000_000_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from .fragments import FragmentStore
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import ItemKeys, Members, Page, PagePlan, plan_pages
+from .pages import Basis, ItemKeys, Members, Page, PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 
@@ -119,6 +120,10 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             # A full build prunes the fragment store afterwards: what it uses must be marked.
             self.fragments.track_use()
         self.items = ItemKeys(self.now, self.cascade.current_window_days)
+        basis = self._basis(output.previous_state)
+        # Names this build in the manifest and in the content cache: the next build plans
+        # from the changes the cache reports only if both were saved by the same build.
+        output.state = f"{secrets.token_hex(8)} {self.items.now_us}"
         try:
             self._install_globals()
             for page in plan_pages(
@@ -129,6 +134,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
                 provenance=self.provenance,
                 items=self.items,
                 unchanged=output.unchanged,
+                basis=basis,
+                carry=output.carry,
             ):
                 self.emit_page(page)
             self._copy_static()
@@ -144,7 +151,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             raise
         finally:
             logging.getLogger("pelican").removeHandler(self._errors)
-        self._cache.save()
+        self._cache.save((output.recorded_state or "").partition(" ")[0])
         self.fragments.save(prune=self.stats.full)
         self.fragments.close()
         logger.info(
@@ -155,6 +162,15 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.stats.kept,
         )
         build_published.send(self)
+
+    def _basis(self, published_by: str | None) -> Basis | None:
+        """What the build that published the site saw, if the content cache was saved by
+        that same build (else its changes are not the site's, and every page is planned)."""
+        assert self.loaded is not None
+        generation, _, now_us = (published_by or "").partition(" ")
+        if not generation or generation != self.loaded.saved_by or not now_us.isdigit():
+            return None
+        return Basis(self.loaded.changes, int(now_us))
 
     def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
         """Write `path` from `render()` unless `parts`, its inputs, are as last time.

@@ -31,6 +31,7 @@ GROUPS = 7  # the listings it appears in (see above)
 ATTACHMENTS = 8  # attachment names
 LATEST = 9  # the latest moment it names (issued, or its newest correction)
 SHA = 10  # the file's SHA-256 (Alert.content_hash)
+SCOPES = 11  # the sector and level listings it is in: GROUPS without the years (nor month)
 
 Slim = tuple[Any, ...]
 
@@ -53,22 +54,31 @@ def sort_key(issued_us: int, alert_id: str) -> str:
     return f"{_KEY_BASE - issued_us:019d} {alert_id}"
 
 
+def scopes_of(alert: Alert, sector_slugs: Iterable[str]) -> tuple[str, ...]:
+    """The sector and level listings `alert` is in (every sector's, for an alert to all
+    sectors)."""
+    slugs = tuple(sector_slugs) if alert.sectors == (ALL_SECTORS,) else alert.sectors
+    return tuple(
+        _intern(scope)
+        for scope in (*(f"sectors/{slug}" for slug in slugs), f"levels/{alert.level.value}")
+    )
+
+
 def groups_of(alert: Alert, sector_slugs: Iterable[str]) -> tuple[str, ...]:
-    """The listings `alert` appears in: its sectors' years (every sector's, for an alert to
-    all sectors), its level's year and its month."""
+    """The listings `alert` appears in: each of its scopes' year (in the order of
+    scopes_of), then its month."""
     year, month = alert.issued.year, alert.issued.month
-    scopes = tuple(sector_slugs) if alert.sectors == (ALL_SECTORS,) else alert.sectors
     return tuple(
         _intern(group)
         for group in (
-            *(f"sectors/{slug}/{year}" for slug in scopes),
-            f"levels/{alert.level.value}/{year}",
+            *(f"{scope}/{year}" for scope in scopes_of(alert, sector_slugs)),
             f"archive/{year:04d}/{month:02d}",
         )
     )
 
 
 def slim_of(alert: Alert, sector_slugs: Iterable[str]) -> Slim:
+    sector_slugs = tuple(sector_slugs)
     issued = micros(alert.issued)
     latest = max([issued, *(micros(c.at) for c in alert.corrections)])
     return (
@@ -83,6 +93,7 @@ def slim_of(alert: Alert, sector_slugs: Iterable[str]) -> Slim:
         tuple(a.name for a in alert.attachments),
         latest,
         alert.content_hash,
+        scopes_of(alert, sector_slugs),
     )
 
 

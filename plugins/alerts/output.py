@@ -32,6 +32,8 @@ from .journal import Journal, append
 from .parallel import map_forked
 
 _MANIFEST_FORMAT = 2
+# The manifest key of the build's own state (no output file is called "").
+_STATE = ""
 # A manifest value is the published file's SHA-256 (hex) followed by its key.
 _DIGEST = 64
 _UNKNOWN = "?" * _DIGEST
@@ -64,9 +66,18 @@ class SiteOutput:
         recover(self.output)
         self._manifest = Journal(manifest.with_suffix(""), self._manifest_tag())
         previous = {} if full else self._manifest.load()
+        state = previous.pop(_STATE, None)
         self.full = not previous or not self.output.is_dir()
         self.previous: dict[str, str] = {} if self.full else previous
+        # What the build that published the site recorded about itself (see `state`).
+        self.previous_state: str | None = None if self.full or not isinstance(state, str) else state
+        # Recorded with this build's files, for the next build: set it before publish(),
+        # which records it only if some file changed (else the site is still as the
+        # previous state describes it). `recorded_state` says which one stands.
+        self.state: str | None = None
+        self.recorded_state = self.previous_state
         self.planned: dict[str, str] = {}
+        self._carried: set[str] = set()
         self.staged: list[str] = []
         self._pending: list[tuple[str, Callable[[], bytes]]] = []
         self.rendered = 0
@@ -109,6 +120,14 @@ class SiteOutput:
         self._checked(rel)
         self.planned[rel] = _UNKNOWN + key
         self._pending.append((rel, render))
+
+    def carry(self, folder: str) -> None:
+        """Keep every published file under `folder` (ending in "/") that this build does not
+        emit: a part of the site whose inputs did not change, which the build need not go
+        through file by file. Files it does emit there are written as usual."""
+        if not folder.endswith("/"):
+            raise ValueError(f"not a folder: {folder!r}")
+        self._carried.add(folder)
 
     def _render_pending(self) -> None:
         pending, self._pending = self._pending, []
@@ -165,8 +184,10 @@ class SiteOutput:
     def publish(self) -> WriteStats:
         pending = [rel for rel, _ in self._pending]
         self._render_pending()
-        deleted = sorted(self.previous.keys() - self.planned.keys())
+        deleted = sorted(self._carry(self.previous.keys() - self.planned.keys()))
         if self.full:
+            if self.state is not None:
+                self.planned[_STATE] = self.recorded_state = self.state
             _swap_in(self.staging, self.output)
             # The swap put another folder in place: a new tag, and every entry.
             self._manifest = Journal(self.manifest_path.with_suffix(""), self._manifest_tag())
@@ -179,6 +200,10 @@ class SiteOutput:
                 if self.previous.get(rel) != self.planned[rel]
             }
             changes.update(dict.fromkeys(deleted))
+            if changes and self.state is not None:
+                changes[_STATE] = self.planned[_STATE] = self.recorded_state = self.state
+            elif self.previous_state is not None:
+                self.planned[_STATE] = self.previous_state
             plan: dict[str, object] = {
                 "staging": str(self.staging),
                 "moves": [[_staged_name(rel), rel] for rel in self.staged],
@@ -187,7 +212,10 @@ class SiteOutput:
             if changes:
                 if self._manifest.due_to_fold():
                     # A snapshot of the site as it is now; this publish's changes follow it.
-                    self._manifest.save(self.previous, {})
+                    snapshot = dict(self.previous)
+                    if self.previous_state is not None:
+                        snapshot[_STATE] = self.previous_state
+                    self._manifest.save(snapshot, {})
                 # Recorded with the moves they describe, so that a publish finished by
                 # `recover` after a kill leaves a manifest that matches the files.
                 plan["manifest"] = {
@@ -206,6 +234,24 @@ class SiteOutput:
             deleted=len(deleted),
             full=self.full,
         )
+
+    def _carry(self, stale: set[str]) -> set[str]:
+        """Of the published files this build did not emit, keep those in carried folders;
+        returns the others (to delete)."""
+        if not self._carried:
+            return stale
+        carried, previous = self._carried, self.previous
+        gone = set()
+        for rel in stale:
+            end = rel.find("/")
+            while end >= 0 and rel[: end + 1] not in carried:
+                end = rel.find("/", end + 1)
+            if end >= 0:
+                self.planned[rel] = previous[rel]
+                self.kept += 1
+            else:
+                gone.add(rel)
+        return gone
 
     def abandon(self) -> None:
         """Drop everything staged; the published site is as it was."""

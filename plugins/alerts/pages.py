@@ -12,16 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, NamedTuple, overload
 
 from .collection import AlertCollection
-from .index import ATTACHMENTS, GROUPS, ID, ISSUED, LEVEL, Slim, flags, micros, slim_of
+from .index import (
+    ATTACHMENTS,
+    EXPIRES,
+    GROUPS,
+    ID,
+    ISSUED,
+    LEVEL,
+    SCOPES,
+    Slim,
+    flags,
+    micros,
+    slim_of,
+)
 from .index import item_line as slim_item_line
 from .model import Alert, Level, Provenance
 from .registry import Registry
@@ -144,6 +157,15 @@ def month_of(alert: Alert) -> tuple[int, int]:
 _RANK = {level.value: level.rank for level in Level}
 
 
+class Basis(NamedTuple):
+    """What the last build that published the site saw, for planning only what changed:
+    the slim records of the files changed since (before, after; None where there was or is
+    no alert) and its clock, in microseconds."""
+
+    changes: Mapping[str, tuple[Slim | None, Slim | None]]
+    now_us: int
+
+
 def plan_pages(
     collection: AlertCollection,
     registry: Registry,
@@ -152,6 +174,8 @@ def plan_pages(
     provenance: Mapping[str, Provenance] | None = None,
     items: ItemKeys | None = None,
     unchanged: Callable[[str, str], bool] | None = None,
+    basis: Basis | None = None,
+    carry: Callable[[str], None] | None = None,
 ) -> Iterator[Page]:
     """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
     unchanged: those are most of an archive's pages, and need no Page or context made.
@@ -159,6 +183,11 @@ def plan_pages(
     Keys come from the alerts' slim records (index.py), so planning builds no Alert: a
     listing's members are positions in the collection, turned into Alerts only by a page
     that is rendered and needs them.
+
+    With the `basis` of the build that published the site and the writer's `carry`, the
+    listings of a sector, level or month that nothing in the basis touched are not planned
+    at all: their folder is carried as it is. (One new alert still touches every year of
+    its sectors and level: each year's page shows the counts of all years.)
     """
     provenance = provenance or {}
     window = settings.current_window_days
@@ -171,20 +200,19 @@ def plan_pages(
         slims = [slim_of(alert, registry.sectors) for alert in alerts]
         sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
     lines = keys.slim_lines(slims)
+    month_counts = Counter([slim[GROUPS][-1] for slim in slims])
+    scope_counts = Counter(chain.from_iterable([slim[SCOPES] for slim in slims]))
+    dirty_scopes: set[str] | None = None  # None: every one
+    dirty_months: set[str] | None = None
+    if basis is not None and carry is not None:
+        dirty_scopes, dirty_months = _touched(basis, slims, month_counts, keys)
+    groups = _members(slims, dirty_scopes, dirty_months)
 
-    # Every listing's members, as positions in newest-first order.
-    groups: defaultdict[str, list[int]] = defaultdict(list)
-    for position, slim in enumerate(slims):
-        for group in slim[GROUPS]:
-            groups[group].append(position)
-    scopes: defaultdict[tuple[str, str], dict[int, list[int]]] = defaultdict(dict)
-    by_month: dict[tuple[int, int], list[int]] = {}
+    scopes: defaultdict[str, dict[int, list[int]]] = defaultdict(dict)
     for group, positions in groups.items():
-        kind, first, second = group.split("/")
-        if kind == "archive":
-            by_month[(int(first), int(second))] = positions
-        else:
-            scopes[(kind, first)][int(second)] = positions
+        scope, _, year = group.rpartition("/")
+        if not scope.startswith("archive/"):
+            scopes[scope][int(year)] = positions
 
     def members(positions: Sequence[int]) -> Members:
         return Members(alerts, positions, lines)
@@ -193,8 +221,8 @@ def plan_pages(
         return "\n".join([lines[p] for p in positions])
 
     month_links = [
-        MonthLink(y, m, len(positions))
-        for (y, m), positions in sorted(by_month.items(), reverse=True)
+        MonthLink(int(group[8:12]), int(group[13:15]), count)
+        for group, count in sorted(month_counts.items(), reverse=True)
     ]
 
     def month_repr(link: MonthLink | None) -> str:
@@ -222,9 +250,9 @@ def plan_pages(
     )
 
     threads = collection.thread_keys().get
-    sha256 = hashlib.sha256
     for position, slim in enumerate(slims):
-        # digest() inlined: this runs for every alert on every build.
+        # This runs for every alert on every build: the key is its inputs as they are (no
+        # digest), and unchanged() is the only call made for an unchanged page.
         alert_id = slim[ID]
         path = f"alerts/{alert_id}/index.html"
         signed = provenance.get(alert_id)
@@ -235,48 +263,34 @@ def plan_pages(
             if signed is None
             else repr((signed.commit, signed.signer_fingerprint, signed.signer_name))
         )
-        inputs = f"alert\0{lines[position]}\0{threads(alert_id, '')}\0{sized}\0{signature}"
-        key = sha256(inputs.encode()).hexdigest()
+        key = f"{lines[position]}\0{threads(alert_id, '')}\0{sized}\0{signature}"
         if unchanged is None or not unchanged(path, key):
             yield Page(
                 path, "alert.html", key, partial(_alert_context, collection, position, now, signed)
             )
 
-    sector_counts: Counter[str] = Counter()
-    for sector in registry.sectors.values():
-        by_year = scopes.get(("sectors", sector.slug), {})
-        sector_counts[sector.slug] = sum(map(len, by_year.values()))
+    listings: list[tuple[str, str, str, str]] = [
+        ("sectors", sector.slug, sector.name, sector.description)
+        for sector in registry.sectors.values()
+    ]
+    listings += [("levels", lv.value, f"{lv.label} alerts", lv.meaning) for lv in Level]
+    for kind, slug, title, description in listings:
+        scope = f"{kind}/{slug}"
+        if dirty_scopes is not None and scope not in dirty_scopes:
+            assert carry is not None
+            carry(f"{scope}/")
+            continue
         yield from _listing_pages(
-            "sectors",
-            sector.slug,
-            sector.name,
-            sector.description,
-            by_year,
-            members,
-            text,
-            latest_n,
+            kind, slug, title, description, scopes.get(scope, {}), members, text, latest_n
         )
+    sector_counts = Counter({slug: scope_counts[f"sectors/{slug}"] for slug in registry.sectors})
     yield Page(
         "sectors/index.html",
         "sectors.html",
         digest("sectors", repr(sorted(sector_counts.items()))),
         lambda: {"counts": sector_counts, "page_scope": "all"},
     )
-
-    level_counts: Counter[Level] = Counter()
-    for level in Level:
-        by_year = scopes.get(("levels", level.value), {})
-        level_counts[level] = sum(map(len, by_year.values()))
-        yield from _listing_pages(
-            "levels",
-            level.value,
-            f"{level.label} alerts",
-            level.meaning,
-            by_year,
-            members,
-            text,
-            latest_n,
-        )
+    level_counts = Counter({level: scope_counts[f"levels/{level.value}"] for level in Level})
     yield Page(
         "levels/index.html",
         "levels.html",
@@ -293,17 +307,96 @@ def plan_pages(
         lambda: {"months": month_links, "page_scope": "all"},
     )
     for index, link in enumerate(month_links):
+        group = link.path[:-1]
+        if dirty_months is not None and group not in dirty_months:
+            assert carry is not None
+            carry(link.path)
+            continue
+        # Its neighbours by name only: their counts are not on this page.
         newer = month_links[index - 1] if index > 0 else None
         older = month_links[index + 1] if index + 1 < len(month_links) else None
-        positions = by_month[(link.year, link.month)]
+        positions = groups[group]
         yield Page(
             link.path + "index.html",
             "month.html",
-            digest(
-                "month", month_repr(link), month_repr(newer), month_repr(older), text(positions)
-            ),
+            digest("month", month_repr(link), _name(newer), _name(older), text(positions)),
             _month_context(link, members(positions), newer, older),
         )
+
+
+def _name(link: MonthLink | None) -> str:
+    return "-" if link is None else f"{link.year}-{link.month}"
+
+
+def _members(
+    slims: Sequence[Slim], scopes: set[str] | None, months: set[str] | None
+) -> dict[str, list[int]]:
+    """The members of listings, as positions in newest-first order: of every listing, or
+    of those of the given scopes (every year) and months."""
+    groups: defaultdict[str, list[int]] = defaultdict(list)
+    if scopes is None or months is None:
+        for position, slim in enumerate(slims):
+            for group in slim[GROUPS]:
+                groups[group].append(position)
+        return groups
+    for position, slim in enumerate(slims):
+        listed = slim[GROUPS]
+        if not scopes.isdisjoint(slim[SCOPES]):
+            for scope, group in zip(slim[SCOPES], listed, strict=False):
+                if scope in scopes:
+                    groups[group].append(position)
+        if listed[-1] in months:
+            groups[listed[-1]].append(position)
+    return groups
+
+
+def _touched(
+    basis: Basis, slims: Sequence[Slim], month_counts: Mapping[str, int], keys: ItemKeys
+) -> tuple[set[str], set[str]]:
+    """The scopes and months whose pages may differ from what the basis published: those of
+    every changed alert as it was and as it is, of every alert whose badges the clock
+    changed since, and the months beside one that appeared or went (their pages link to
+    it)."""
+    scopes: set[str] = set()
+    months: set[str] = set()
+    before = Counter(month_counts)
+    for old, new in basis.changes.values():
+        for slim in (old, new):
+            if slim is not None:
+                scopes.update(slim[SCOPES])
+                months.add(slim[GROUPS][-1])
+        if new is not None:
+            before[new[GROUPS][-1]] -= 1
+        if old is not None:
+            before[old[GROUPS][-1]] += 1
+    for slim in _flipped(slims, basis.now_us, keys):
+        scopes.update(slim[SCOPES])
+        months.add(slim[GROUPS][-1])
+    listed = sorted(month_counts, reverse=True)
+    for month in before.keys() | month_counts.keys():
+        if (before.get(month, 0) > 0) != (month_counts.get(month, 0) > 0):
+            at = bisect_left([-ord_month(m) for m in listed], -ord_month(month))
+            months.update(listed[max(at - 1, 0) : at + 2])
+    return scopes, months
+
+
+def ord_month(group: str) -> int:
+    """archive/yyyy/mm as a number that sorts like it."""
+    return int(group[8:12]) * 100 + int(group[13:15])
+
+
+def _flipped(slims: Sequence[Slim], before_us: int, keys: ItemKeys) -> Iterator[Slim]:
+    """Alerts whose badges (expired, current) differ between the two clocks."""
+    now_us = keys.now_us
+    if before_us == now_us:
+        return
+    window = now_us - keys.window_start_us
+    low, high = min(before_us, now_us), max(before_us, now_us)
+    for slim in slims:
+        # A badge turns at the expiry or at the end of the current window, nowhere else.
+        expires = slim[EXPIRES]
+        if (expires is not None and low < expires <= high) or (low < slim[ISSUED] + window <= high):
+            yield slim
 
 
 def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:

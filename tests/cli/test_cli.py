@@ -231,6 +231,7 @@ def test_output_keys_do_not_depend_on_hash_seeds(content: Path, tmp_path: Path) 
         # each file's key and digest (a full build writes them all to the snapshot)
         _, _, files = marshal.loads((state / "manifest.index").read_bytes())
         assert json.loads((state / "manifest.json").read_text())["files"] == len(files) > 0
+        del files[""]  # the build's own name and clock, not an output's key
         manifests.append(files)
     assert manifests[0] == manifests[1]
 

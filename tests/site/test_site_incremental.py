@@ -161,3 +161,16 @@ def test_every_incremental_build_equals_a_cold_build(tmp_path: Path, steps: int)
         assert tree(site) == cold(content, tmp_path / "cold", now), (
             f"step {number}: {change.__name__} at {now}"
         )
+
+
+def test_a_build_without_the_cache_in_between_is_not_forgotten(tmp_path: Path) -> None:
+    """The cache says what changed since it was saved; a --no-cache build publishes without
+    saving it. Planning from the cache's changes after one would miss what that build did."""
+    content = copy_content(tmp_path)
+    site = tmp_path / "site"
+    assert build(content, site) == 0
+    edit(content, "2026-04-20-oxford-street-evacuation", 'title: "', 'title: "Changed: ')
+    assert build(content, site, "--no-cache") == 0
+    edit(content, "2026-04-20-oxford-street-evacuation", 'title: "Changed: ', 'title: "')
+    assert build(content, site) == 0  # the cache has this content already: no change to it
+    assert tree(site) == cold(content, tmp_path / "cold", DEMO_NOW)
