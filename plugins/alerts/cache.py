@@ -24,18 +24,19 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .discover import Stamp, stamp_of
 from .errors import BuildError, Problem
 from .frontmatter import read_source
-from .index import Slim, slim_of
+from .index import ID, LEVEL, STATUS, UPDATES, Slim, slim_of
 from .journal import Journal
 from .markup import render_body
-from .model import Alert, Attachment, Correction, Level, Status
+from .model import Alert, Attachment, CachedAlert, Correction, Level, Status
 from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
@@ -173,12 +174,25 @@ class AlertCache:
         return problems
 
     def alert(self, rel: str) -> Alert:
-        """The Alert in `rel` (which `scan` found valid), built once."""
+        """The Alert in `rel` (which `scan` found valid), built once: with the fields its
+        slim record holds, the rest decoded only if read (a pass over the whole archive
+        asking for ids and hashes decodes nothing)."""
         alert = self._alerts.get(rel)
         if alert is None:
-            _, sha, _, blob, _ = self.fresh[rel]
-            assert blob is not None
-            alert = self._alerts[rel] = _decode(rel, sha, blob, self._bodies.body)
+            _, sha, slim, blob, _ = self.fresh[rel]
+            assert slim is not None and blob is not None
+            alert = self._alerts[rel] = CachedAlert.cached(
+                {
+                    "id": slim[ID],
+                    "path": rel,
+                    "level": _LEVELS[slim[LEVEL]],
+                    "status": _STATUSES[slim[STATUS]],
+                    "updates": slim[UPDATES],
+                    "content_hash": sha,
+                },
+                partial(_decode, blob),
+                self._bodies.body,
+            )
         return alert
 
     def lines(self, rel: str) -> dict[str, int]:
@@ -368,45 +382,37 @@ def _fields(a: Alert, lines: Mapping[str, int]) -> tuple[Any, ...]:
     )
 
 
-def _decode(rel: str, sha: str, blob: bytes, load_body: Callable[[Alert], str]) -> Alert:
+def _decode(blob: bytes, alert: Alert) -> dict[str, Any]:
+    """The fields `_fields` kept, as an Alert holds them (path and hash are the entry's)."""
     (
-        alert_id,
+        _,
         title,
-        level,
+        _,
         issued,
         sectors,
         sources,
         summary,
-        updates,
+        _,
         expires,
-        status,
+        _,
         corrections,
         attachments,
         topics,
         _,
     ) = marshal.loads(blob)
-    return Alert.from_cache(
-        {
-            "id": alert_id,
-            "path": rel,
-            "title": title,
-            "level": _LEVELS[level],
-            "issued": _from_iso(issued),
-            "sectors": sectors,
-            "sources": sources,
-            "summary": summary,
-            "updates": updates,
-            "expires": None if expires is None else _from_iso(expires),
-            "status": _STATUSES[status],
-            "corrections": tuple(Correction(_from_iso(at), note) for at, note in corrections)
-            if corrections
-            else (),
-            "attachments": tuple(Attachment(*x) for x in attachments) if attachments else (),
-            "topics": topics,
-            "content_hash": sha,
-        },
-        load_body,
-    )
+    return {
+        "title": title,
+        "issued": _from_iso(issued),
+        "sectors": sectors,
+        "sources": sources,
+        "summary": summary,
+        "expires": None if expires is None else _from_iso(expires),
+        "corrections": tuple(Correction(_from_iso(at), note) for at, note in corrections)
+        if corrections
+        else (),
+        "attachments": tuple(Attachment(*x) for x in attachments) if attachments else (),
+        "topics": topics,
+    }
 
 
 def _stat(path: Path) -> Stamp | None:

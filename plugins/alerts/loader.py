@@ -10,7 +10,7 @@ from .cache import AlertCache
 from .collection import AlertCollection, check_cached, with_sizes
 from .discover import scan_alert_files
 from .errors import ContentError, Problem
-from .index import KEY, Slim
+from .index import ATTACHMENTS, KEY, Slim
 from .model import Alert
 from .registry import Registry, load_registry
 
@@ -56,12 +56,13 @@ def load_content(
     keys = [slim[KEY] for _, slim in unordered]
     order = sorted(range(len(keys)), key=keys.__getitem__)
     rels = [unordered[i][0] for i in order]
+    ordered = [unordered[i][1] for i in order]
 
     def make(position: int) -> Alert:
         alert = cache.alert(rels[position])
-        return with_sizes(alert, sizes) if alert.attachments else alert
+        return with_sizes(alert, sizes) if ordered[position][ATTACHMENTS] else alert
 
-    collection = AlertCollection.lazily([unordered[i][1] for i in order], make, sizes)
+    collection = AlertCollection.lazily(ordered, make, sizes)
     return LoadedContent(registry, collection, cache.parsed, cache.changes(), cache.generation)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, overload
 
 # The sector slug an author writes to say "every sector".
@@ -167,10 +168,14 @@ class Alert:
         return alert
 
     def __getstate__(self) -> dict[str, Any]:
-        # A pickled alert carries its body, never the loader (which holds a database).
-        state = {key: value for key, value in self.__dict__.items() if key != _BODY_LOADER}
-        state["body_html"] = self.body_html
-        return state
+        # A pickled alert carries every field, never a loader (which holds a database).
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        # By fields, whichever kind of Alert (CachedAlert is one) each side is.
+        if not isinstance(other, Alert):
+            return NotImplemented
+        return _compared(self) == _compared(other)
 
     @property
     def updated(self) -> datetime:
@@ -199,6 +204,65 @@ class Alert:
         # An alert issued a moment after `now` (check allows five minutes of clock skew)
         # is current too.
         return now - self.issued < timedelta(days=window_days)
+
+
+class CachedAlert(Alert):
+    """An Alert read back from the content cache, made with the few fields a pass over the
+    whole archive reads (see `cached`); the others are filled in from the cache the first
+    time any of them is read, the body when it is read. Equal to the Alert it was read as.
+    """
+
+    @classmethod
+    def cached(
+        cls,
+        fields: dict[str, Any],
+        fill: Callable[[Alert], dict[str, Any]],
+        load_body: Callable[[Alert], str],
+    ) -> CachedAlert:
+        """An alert with `fields` now, the rest from `fill(alert)` and the body from
+        `load_body(alert)` when first read. No validation: the cache holds what was
+        validated when the file was parsed."""
+        alert = object.__new__(cls)
+        fields[_FILL] = fill
+        fields[_BODY_LOADER] = load_body
+        object.__setattr__(alert, "__dict__", fields)
+        return alert
+
+    def __repr__(self) -> str:
+        # As the Alert it equals: a repr may be part of a key.
+        return "Alert" + Alert.__repr__(self).removeprefix(type(self).__qualname__)
+
+
+class _Filled:
+    """A field of a CachedAlert that reading fills in, with every other one not yet set.
+
+    Not a data descriptor: once filled, the instance dictionary answers. (A class attribute
+    of CachedAlert, it also hides the field's default on Alert.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, alert: Alert | None, owner: type) -> Any:
+        if alert is None:
+            return self
+        state = alert.__dict__
+        fill = state.pop(_FILL, None)
+        if fill is None:
+            raise AttributeError(self.name)
+        for key, value in fill(alert).items():
+            state.setdefault(key, value)  # a field set since (Alert.evolve) stands
+        return state[self.name]
+
+
+_FILL = "_fill"
+_FIELDS = tuple(f.name for f in fields(Alert))
+# Set when a CachedAlert is made; every other field (the body has its own loader) is filled.
+_MADE_WITH = ("id", "path", "level", "status", "updates", "content_hash", "body_html")
+for _name in _FIELDS:
+    if _name not in _MADE_WITH:
+        setattr(CachedAlert, _name, _Filled(_name))
+_compared = attrgetter(*(f.name for f in fields(Alert) if f.compare))
 
 
 def newest_first_key(alert: Alert) -> tuple[float, str]:

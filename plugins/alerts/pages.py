@@ -258,10 +258,11 @@ def plan_pages(
         signed = provenance.get(alert_id)
         attached = slim[ATTACHMENTS]
         sized = repr([sizes.get(name) for name in attached]) if attached else ""
+        # Commit and fingerprint hold no NUL, so the last part reads back one way only.
         signature = (
             "-"
             if signed is None
-            else repr((signed.commit, signed.signer_fingerprint, signed.signer_name))
+            else f"{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
         )
         key = f"{lines[position]}\0{threads(alert_id, '')}\0{sized}\0{signature}"
         if unchanged is None or not unchanged(path, key):

@@ -59,6 +59,18 @@ def archive(content: Path, make_alert: MakeAlert) -> Path:
         "alerts/2017/2017-04-22-third.md",
         make_alert(issued='"2017-04-22T08:00:00Z"', expires='"2017-04-23T08:00:00Z"'),
     )
+    write(
+        content,
+        "alerts/2017/2017-04-23-fourth.md",
+        make_alert(
+            issued='"2017-04-23T08:00:00+02:00"',
+            level="amber",
+            status="withdrawn",
+            corrections='[{at: "2017-04-23T09:00:00+02:00", note: "Sent in error."}]',
+            topics="[fraud]",
+            summary='"A summary of its own."',
+        ),
+    )
     return content
 
 
@@ -67,7 +79,7 @@ def test_a_second_build_parses_and_reads_nothing_and_sees_the_same_alerts(
 ) -> None:
     store = tmp_path / "cache" / "alerts"
     first, cache = load(archive, store)
-    assert cache.parsed == 3
+    assert cache.parsed == 4
     second, cache = load(archive, store)
     assert (cache.parsed, cache.hashed) == (0, 0)
     assert list(second.collection.alerts) == list(first.collection.alerts)  # bodies too
@@ -103,7 +115,7 @@ def test_a_file_changed_soon_before_its_build_is_hashed_again(
     store = tmp_path / "cache" / "alerts"
     load(archive, store, settled=False)  # written a moment ago: its stamp may not move
     _, cache = load(archive, store)
-    assert (cache.parsed, cache.hashed) == (0, 3)
+    assert (cache.parsed, cache.hashed) == (0, 4)
     _, cache = load(archive, store)
     assert (cache.parsed, cache.hashed) == (0, 0)
 
@@ -123,7 +135,7 @@ def test_new_code_parses_every_file_again(archive: Path, tmp_path: Path) -> None
     load(archive, store)
     cache = AlertCache(store, "other code")
     load_content(archive, NOW, TOLERANCE, cache)
-    assert cache.parsed == 3
+    assert cache.parsed == 4
 
 
 def test_a_torn_log_is_left_behind_and_folded_into_the_index(
@@ -166,7 +178,7 @@ def test_a_lost_body_store_means_parsing_again(archive: Path, tmp_path: Path) ->
     first, _ = load(archive, store)
     store.with_suffix(".sqlite").unlink()
     second, cache = load(archive, store)
-    assert cache.parsed == 3
+    assert cache.parsed == 4
     assert bodies(second) == bodies(first)
 
 
@@ -179,6 +191,21 @@ def test_a_body_missing_from_the_store_is_read_from_its_file(archive: Path, tmp_
     second, cache = load(archive, store)
     assert cache.parsed == 0
     assert bodies(second) == bodies(first)
+
+
+def test_a_cached_alert_is_made_with_a_few_fields_and_equals_the_parsed_one(
+    archive: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "cache" / "alerts"
+    first, _ = load(archive, store)
+    second, _ = load(archive, store)
+    for position, alert in enumerate(second.collection.alerts):
+        assert "title" not in alert.__dict__  # not decoded: nothing read it yet
+        parsed = first.collection.alerts[position]
+        assert (alert.id, alert.content_hash) == (parsed.id, parsed.content_hash)
+        assert alert == parsed and parsed == alert and hash(alert) == hash(parsed)
+        assert repr(alert) == repr(parsed)
+        assert "title" in alert.__dict__
 
 
 def test_a_cached_alert_pickles_with_its_body(archive: Path, tmp_path: Path) -> None:
@@ -214,7 +241,7 @@ def test_without_a_path_nothing_is_kept(archive: Path) -> None:
     cache = AlertCache(None, "code")
     loaded = load_content(archive, NOW, TOLERANCE, cache)
     cache.save()
-    assert cache.parsed == 3
+    assert cache.parsed == 4
     assert all(isinstance(a.body_html, str) for a in loaded.collection.alerts)
 
 
@@ -270,7 +297,9 @@ def test_an_unchanged_alert_is_in_the_future_of_an_earlier_clock(
     load(archive, store)
     earlier = datetime(2017, 4, 21, 12, 0, tzinfo=UTC)
     assert [p[:2] for p in problems_of(archive, store, earlier)] == [
-        ("alerts/2017/2017-04-22-third.md", "issued")
+        ("alerts/2017/2017-04-22-third.md", "issued"),
+        ("alerts/2017/2017-04-23-fourth.md", "issued"),
+        ("alerts/2017/2017-04-23-fourth.md", "corrections"),
     ]
 
 
