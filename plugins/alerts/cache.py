@@ -3,11 +3,11 @@
 Three files share one name (`alerts.index`, `alerts.log`, `alerts.sqlite`):
 - a journal (see journal.py) with, for every alert file, its stamp, its SHA-256 and what
   parsing it gave: problems, or the alert's slim record (index.py: what every build needs
-  of every alert) and its other fields but the body, as marshal bytes that are decoded
-  only when something asks for that Alert. A build that adds one alert appends one entry
-  instead of writing them all again, and reads the others without building them;
-- the bodies: each alert's rendered HTML by content hash, in SQLite, read only when a page
-  or feed needs it (most of an archive's bytes, and a build that adds one alert reads few).
+  of every alert). A build that adds one alert appends one entry instead of writing them
+  all again, and reads the others without building them;
+- the store: by content hash, each alert's other fields (marshal bytes) and rendered body,
+  in SQLite, read only when something asks for them (most of an archive's bytes, and a
+  build that adds one alert reads few).
 
 The stamp (size, times, inode) only decides whether a file needs hashing; the hash decides
 whether it is parsed again. Entries are valid for one code fingerprint and one registry
@@ -26,29 +26,27 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .discover import Stamp, stamp_of
 from .errors import BuildError, Problem
-from .frontmatter import read_source
 from .index import ID, LEVEL, STATUS, UPDATES, Slim, slim_of
 from .journal import Journal
-from .markup import render_body
 from .model import Alert, Attachment, CachedAlert, Correction, Level, Status
 from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 6
+_FORMAT = 7
 # A file changed this close to the build's start may change again within the same tick of
 # the file system's clock, keeping its stamp: such an entry is hashed again next time.
 _RACY_NS = 2_000_000_000
 
-# (stamp or None to hash next time, sha256, slim record, marshal of the other fields,
-# problems): the slim record and fields for an alert, or problems (and two Nones).
-Entry = tuple[Stamp | None, str, Slim | None, bytes | None, tuple[tuple[Any, ...], ...] | None]
+# (stamp or None to hash next time, sha256, slim record or None, problems or None): the
+# slim record of an alert, or the problems of a file. The alert's other fields are in the
+# store, by hash, with its body.
+Entry = tuple[Stamp | None, str, Slim | None, tuple[tuple[Any, ...], ...] | None]
 Result = Alert | list[Problem]
 # The journal key of the build the entries were saved by (no file is called "").
 _GENERATION = ""
@@ -75,7 +73,7 @@ class AlertCache:
         self._parsed_rels: list[str] = []
         self._unreadable: dict[str, list[Problem]] = {}
         self._alerts: dict[str, Alert] = {}  # parsed this build, or already decoded
-        self._new_bodies: dict[str, str] = {}
+        self._new_bodies: dict[str, tuple[str, bytes]] = {}  # body, fields by hash
         self._journal: Journal | None = None
         self._bodies = BodyStore(None if path is None else path.with_suffix(".sqlite"), fingerprint)
 
@@ -111,8 +109,8 @@ class AlertCache:
             entry = self.fresh.get(rel)
             if entry is None:
                 results.append(self._unreadable[rel])
-            elif entry[4] is not None:
-                results.append([Problem(*p) for p in entry[4]])
+            elif entry[3] is not None:
+                results.append([Problem(*p) for p in entry[3]])
             else:
                 results.append(self.alert(rel))
         return results
@@ -131,8 +129,8 @@ class AlertCache:
             entry = entries.get(rel)
             if entry is not None and stamp is not None and entry[0] == stamp:
                 fresh[rel] = entry
-                if entry[4] is not None:
-                    problems.extend(Problem(*p) for p in entry[4])
+                if entry[3] is not None:
+                    problems.extend(Problem(*p) for p in entry[3])
                 continue
             try:
                 raw = (content / rel).read_bytes()
@@ -145,42 +143,43 @@ class AlertCache:
             digest = hashlib.sha256(raw).hexdigest()
             if entry is not None and entry[1] == digest:
                 fresh[rel] = changed[rel] = (stamp, *entry[1:])
-                if entry[4] is not None:
-                    problems.extend(Problem(*p) for p in entry[4])
+                if entry[3] is not None:
+                    problems.extend(Problem(*p) for p in entry[3])
             else:
                 misses.append((rel, raw, digest, stamp))
 
         sectors = list(registry.sectors)
+        self._bodies.registry = registry
 
-        def parse(miss: tuple[str, bytes, str, Stamp | None]) -> tuple[Entry, Alert | None]:
+        def parse(miss: tuple[str, bytes, str, Stamp | None]) -> tuple[Entry, Alert | None, bytes]:
             rel, raw, digest, stamp = miss
             result = parse_alert_file(raw, rel, registry)
             if isinstance(result, list):
-                return (stamp, digest, None, None, _problems(result)), None
+                return (stamp, digest, None, _problems(result)), None, b""
             alert = result.alert.evolve(content_hash=digest)
-            blob = marshal.dumps(_fields(alert, result.lines))
-            return (stamp, digest, slim_of(alert, sectors), blob, None), alert
+            fields = marshal.dumps(_fields(alert, result.lines))
+            return (stamp, digest, slim_of(alert, sectors), None), alert, fields
 
-        for miss, (entry, alert) in zip(misses, map_forked(parse, misses), strict=True):
+        for miss, (entry, alert, fields) in zip(misses, map_forked(parse, misses), strict=True):
             rel = miss[0]
             fresh[rel] = changed[rel] = entry
             self._parsed_rels.append(rel)
             if alert is None:
-                problems.extend(Problem(*p) for p in entry[4] or ())
+                problems.extend(Problem(*p) for p in entry[3] or ())
             else:
                 self._alerts[rel] = alert
-                self._new_bodies[entry[1]] = alert.body_html
+                self._new_bodies[entry[1]] = (alert.body_html, fields)
         self.parsed += len(misses)
         return problems
 
     def alert(self, rel: str) -> Alert:
         """The Alert in `rel` (which `scan` found valid), built once: with the fields its
-        slim record holds, the rest decoded only if read (a pass over the whole archive
-        asking for ids and hashes decodes nothing)."""
+        slim record holds, the rest read from the store only if asked for (a pass over the
+        whole archive asking for ids and hashes reads nothing)."""
         alert = self._alerts.get(rel)
         if alert is None:
-            _, sha, slim, blob, _ = self.fresh[rel]
-            assert slim is not None and blob is not None
+            _, sha, slim, _ = self.fresh[rel]
+            assert slim is not None
             alert = self._alerts[rel] = CachedAlert.cached(
                 {
                     "id": slim[ID],
@@ -190,15 +189,17 @@ class AlertCache:
                     "updates": slim[UPDATES],
                     "content_hash": sha,
                 },
-                partial(_decode, blob),
+                self._bodies.fields,
                 self._bodies.body,
             )
         return alert
 
     def lines(self, rel: str) -> dict[str, int]:
         """The line of each front-matter key of a file read by this build (for messages)."""
-        blob = self.fresh[rel][3]
-        return marshal.loads(blob)[-1] if blob is not None else {}
+        sha = self.fresh[rel][1]
+        new = self._new_bodies.get(sha)
+        blob = new[1] if new is not None else self._bodies.raw_fields(self.alert(rel))
+        return marshal.loads(blob)[-1]  # type: ignore[no-any-return]
 
     def changes(self) -> dict[str, tuple[Slim | None, Slim | None]]:
         """The slim records of files parsed this build and of files gone since the entries
@@ -255,12 +256,20 @@ class AlertCache:
 
 
 class BodyStore:
-    """Alert bodies by content hash, in SQLite. A forked worker opens its own connection."""
+    """Each alert's fields (beyond its slim record) and body by content hash, in SQLite.
+
+    Both depend on the file's bytes only (not its path, nor the registry), so a hash names
+    them. A forked worker opens its own connection.
+    """
+
+    _VERSION = "2"
 
     def __init__(self, path: Path | None, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = fingerprint
-        self.content: Path | None = None  # to read a body again if the store lost it
+        # To read a file again if the store lost what it held (deleted by hand?).
+        self.content: Path | None = None
+        self.registry: Registry | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._id: str | None = None
@@ -284,15 +293,19 @@ class BodyStore:
         db.execute("PRAGMA journal_mode=WAL")
         with db:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.execute("CREATE TABLE IF NOT EXISTS body (sha TEXT PRIMARY KEY, html TEXT)")
-            row = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-            if row is None or row[0] != self.fingerprint:
-                # Bodies rendered by other code; a new id tells every index it is stale.
-                db.execute("DELETE FROM body")
+            made = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if (made.get("fingerprint"), made.get("version")) != (self.fingerprint, self._VERSION):
+                # Made by other code; a new id tells every index it is stale.
+                db.execute("DROP TABLE IF EXISTS body")
                 db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), ('id', ?)",
-                    (self.fingerprint, secrets.token_hex(8)),
+                    "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), ('version', ?), "
+                    "('id', ?)",
+                    (self.fingerprint, self._VERSION, secrets.token_hex(8)),
                 )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS body "
+                "(sha TEXT PRIMARY KEY, html TEXT NOT NULL, fields BLOB NOT NULL)"
+            )
         return db
 
     def store_id(self) -> str:
@@ -310,31 +323,63 @@ class BodyStore:
         )
         if row is not None:
             return str(row[0])
-        return self._render_again(alert)
+        return self._parse_again(alert).body_html
 
-    def _render_again(self, alert: Alert) -> str:
-        """The store lost a body (deleted by hand?): the file still has it, if unchanged."""
+    def fields(self, alert: Alert) -> dict[str, Any]:
+        """The fields of `alert` its slim record does not hold, as an Alert holds them."""
+        return _decode(self.raw_fields(alert))
+
+    def raw_fields(self, alert: Alert) -> bytes:
+        row = (
+            self._connection()
+            .execute("SELECT fields FROM body WHERE sha = ?", (alert.content_hash,))
+            .fetchone()
+        )
+        if row is not None:
+            return bytes(row[0])
+        again = self._parse_again(alert)
+        return marshal.dumps(_fields(again, self._lines_again(again)))
+
+    def _parse_again(self, alert: Alert) -> Alert:
+        """The store lost an alert (deleted by hand?): its file still has it, if unchanged."""
+        return self._parsed_again(alert).alert
+
+    def _lines_again(self, alert: Alert) -> Mapping[str, int]:
+        return self._parsed_again(alert).lines
+
+    def _parsed_again(self, alert: Alert) -> ParsedAlert:
         try:
-            assert self.content is not None
+            assert self.content is not None and self.registry is not None
             raw = (self.content / alert.path).read_bytes()
         except (OSError, AssertionError):
             raw = b""
-        if hashlib.sha256(raw).hexdigest() != alert.content_hash:
+        parsed = (
+            parse_alert_file(raw, alert.path, self.registry)
+            if raw and self.registry is not None
+            else []
+        )
+        if hashlib.sha256(raw).hexdigest() != alert.content_hash or not isinstance(
+            parsed, ParsedAlert
+        ):
             raise BuildError(
                 f"{alert.path} changed during the build, or the content cache is damaged: "
                 "build again (with --no-cache if this persists)"
             )
-        return render_body(read_source(raw).body).html
+        return ParsedAlert(parsed.alert.evolve(content_hash=alert.content_hash), parsed.lines)
 
-    def add(self, bodies: Mapping[str, str]) -> None:
+    def add(self, bodies: Mapping[str, tuple[str, bytes]]) -> None:
+        """Keep each body and fields by hash."""
         if self.path is None or not bodies:
             return
         db = self._connection()
         with db:
-            db.executemany("INSERT OR REPLACE INTO body (sha, html) VALUES (?, ?)", bodies.items())
+            db.executemany(
+                "INSERT OR REPLACE INTO body (sha, html, fields) VALUES (?, ?, ?)",
+                ((sha, html, fields) for sha, (html, fields) in bodies.items()),
+            )
 
     def keep_only(self, shas: set[str]) -> None:
-        """Drop the bodies of files no longer in the content (only when the index is
+        """Drop what belongs to files no longer in the content (only when the index is
         rewritten: a scan of the whole table is not worth it on every build)."""
         if self.path is None:
             return
@@ -382,7 +427,7 @@ def _fields(a: Alert, lines: Mapping[str, int]) -> tuple[Any, ...]:
     )
 
 
-def _decode(blob: bytes, alert: Alert) -> dict[str, Any]:
+def _decode(blob: bytes) -> dict[str, Any]:
     """The fields `_fields` kept, as an Alert holds them (path and hash are the entry's)."""
     (
         _,

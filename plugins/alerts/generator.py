@@ -21,6 +21,7 @@ from .errors import BuildError
 from .events import build_published, content_loaded, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
 from .fragments import FragmentStore
+from .journal import collector_paused
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
@@ -126,18 +127,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         output.state = f"{secrets.token_hex(8)} {self.items.now_us}"
         try:
             self._install_globals()
-            for page in plan_pages(
-                self.loaded.collection,
-                self.loaded.registry,
-                self.cascade,
-                self.now,
-                provenance=self.provenance,
-                items=self.items,
-                unchanged=output.unchanged,
-                basis=basis,
-                carry=output.carry,
-            ):
-                self.emit_page(page)
+            with collector_paused():
+                self._plan(output, basis)
             self._copy_static()
             headers = headers_file().encode()
             self.emit("_headers", ("headers", headers), lambda: headers)
@@ -162,6 +153,21 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.stats.kept,
         )
         build_published.send(self)
+
+    def _plan(self, output: SiteOutput, basis: Basis | None) -> None:
+        assert self.loaded is not None
+        for page in plan_pages(
+            self.loaded.collection,
+            self.loaded.registry,
+            self.cascade,
+            self.now,
+            provenance=self.provenance,
+            items=self.items,
+            unchanged=output.unchanged,
+            basis=basis,
+            carry=output.carry,
+        ):
+            self.emit_page(page)
 
     def _basis(self, published_by: str | None) -> Basis | None:
         """What the build that published the site saw, if the content cache was saved by

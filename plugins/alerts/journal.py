@@ -14,11 +14,13 @@ next save: an entry lost that way only means the next build does that work again
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import marshal
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,8 @@ class Journal:
     def load(self) -> dict[str, Any]:
         """The entries as the last save left them; empty if missing, damaged or stale."""
         try:
-            tag, base, entries = marshal.loads(self.index.read_bytes())
+            with collector_paused():
+                tag, base, entries = marshal.loads(self.index.read_bytes())
         except (OSError, EOFError, ValueError, TypeError):
             return {}
         if tag != self.tag or not isinstance(base, str) or not isinstance(entries, dict):
@@ -81,6 +84,19 @@ class Journal:
         except OSError:
             return False
         return log > max(MIN_LOG_BYTES, index // LOG_SHARE)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while making objects that all live on: an entry per alert or
+    per output would otherwise set off collections that walk every object of the build."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def append(log: Path, base: str, changes: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from .collection import AlertCollection, check_cached, with_sizes
 from .discover import scan_alert_files
 from .errors import ContentError, Problem
 from .index import ATTACHMENTS, KEY, Slim
+from .journal import collector_paused
 from .model import Alert
 from .registry import Registry, load_registry
 
@@ -38,6 +39,18 @@ def load_content(
     Every alert is read either way: cross-file rules need the whole set.
     """
     registry = load_registry(content)
+    with collector_paused():
+        return _load(content, now, future_tolerance, cache, only, registry)
+
+
+def _load(
+    content: Path,
+    now: datetime,
+    future_tolerance: timedelta,
+    cache: AlertCache,
+    only: set[str] | None,
+    registry: Registry,
+) -> LoadedContent:
     stamps, problems = scan_alert_files(content)
     problems.extend(cache.scan(content, stamps, registry))
     slims = {rel: entry[2] for rel, entry in cache.fresh.items() if entry[2] is not None}
