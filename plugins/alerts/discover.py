@@ -8,6 +8,7 @@ once, for the cache to compare with what it saw last time.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import Problem
@@ -30,13 +31,20 @@ def find_alert_files(content: Path) -> tuple[list[str], list[Problem]]:
     return sorted(stamps), problems
 
 
-def scan_alert_files(content: Path) -> tuple[dict[str, Stamp | None], list[Problem]]:
+def scan_alert_files(
+    content: Path, known: Mapping[str, Stamp] | None = None
+) -> tuple[dict[str, Stamp | None], list[Problem]]:
     """Every .md file under content/alerts/ (in no set order) with its stamp, or None if it
     cannot be stat-ed; and problems with links or stray files anywhere under content/, in
-    the order a sorted walk meets them."""
+    the order a sorted walk meets them.
+
+    `known`: stamps of regular files (by content-relative path) taken just before, by a
+    walk of the same folder (publish.py's build stamp): used instead of a second stat. A
+    stamp taken earlier is safe: a file changed since is hashed again next time.
+    """
     problems: list[Problem] = []
     found: dict[str, Stamp | None] = {}
-    _scan(content, "", content.resolve(), found, problems)
+    _scan(content, "", content.resolve(), found, problems, known or {})
     return found, problems
 
 
@@ -46,6 +54,7 @@ def _scan(
     root: Path,
     found: dict[str, Stamp | None],
     problems: list[Problem],
+    known: Mapping[str, Stamp],
 ) -> None:
     """One directory, then each of its sub-directories in name order (as os.walk would).
     Every alert file of an archive passes through here on every build: the common case (a
@@ -66,6 +75,11 @@ def _scan(
                         subdirs.append(name)
                 elif in_alerts and name[0] != ".":
                     if name.endswith(".md"):
+                        rel = prefix + name
+                        stamp = known.get(rel)
+                        if stamp is not None:  # not a link: its own stat, as scandir says
+                            found[rel] = stamp
+                            continue
                         try:
                             info = entry.stat()
                             found[prefix + name] = (
@@ -84,7 +98,7 @@ def _scan(
     for entry in odd:
         _odd_entry(entry, prefix, root, in_alerts, found, problems)
     for name in sorted(subdirs):
-        _scan(content, prefix + name, root, found, problems)
+        _scan(content, prefix + name, root, found, problems, known)
 
 
 def _odd_entry(

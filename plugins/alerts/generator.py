@@ -97,6 +97,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.now,
             timedelta(minutes=self.cascade.future_tolerance_minutes),
             cache,
+            # Stamps of content/alerts/ files, if the caller walked the folder already.
+            known_stamps=self.settings.get("CASCADE_CONTENT_STAMPS"),
         )
         self._cache = cache
         self.context["cascade_alerts"] = self.loaded.collection

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .cache import AlertCache
 from .collection import AlertCollection, check_cached, with_sizes
-from .discover import scan_alert_files
+from .discover import Stamp, scan_alert_files
 from .errors import ContentError, Problem
 from .index import ATTACHMENTS, KEY, Slim
 from .journal import collector_paused
@@ -33,14 +34,16 @@ def load_content(
     future_tolerance: timedelta,
     cache: AlertCache,
     only: set[str] | None = None,
+    known_stamps: Mapping[str, Stamp] | None = None,
 ) -> LoadedContent:
     """Validate all of content/; with `only`, report just the problems of those files.
 
-    Every alert is read either way: cross-file rules need the whole set.
+    Every alert is read either way: cross-file rules need the whole set. `known_stamps`:
+    see scan_alert_files.
     """
     registry = load_registry(content)
     with collector_paused():
-        return _load(content, now, future_tolerance, cache, only, registry)
+        return _load(content, now, future_tolerance, cache, only, registry, known_stamps)
 
 
 def _load(
@@ -50,8 +53,9 @@ def _load(
     cache: AlertCache,
     only: set[str] | None,
     registry: Registry,
+    known_stamps: Mapping[str, Stamp] | None,
 ) -> LoadedContent:
-    stamps, problems = scan_alert_files(content)
+    stamps, problems = scan_alert_files(content, known_stamps)
     problems.extend(cache.scan(content, stamps, registry))
     slims = {rel: entry[2] for rel, entry in cache.fresh.items() if entry[2] is not None}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.discover import find_alert_files
+from alerts.discover import find_alert_files, scan_alert_files
 from alerts.errors import Problem
 
 OUTSIDE = "is a symbolic link to outside content/ (not allowed: copy the file in instead)"
@@ -161,3 +161,26 @@ def test_content_folder_given_through_a_link(content: Path, tmp_path: Path) -> N
     alias = tmp_path / "content-link"
     alias.symlink_to(content, target_is_directory=True)
     assert find_alert_files(alias) == (["alerts/2017/2017-04-20-a.md"], [])
+
+
+def test_stamps_are_taken_from_the_files(content: Path) -> None:
+    path = touch(content, "alerts/2017/2017-04-20-a.md", "twelve bytes")
+    stamps, _ = scan_alert_files(content)
+    info = path.stat()
+    assert stamps == {
+        "alerts/2017/2017-04-20-a.md": (12, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+    }
+
+
+def test_known_stamps_of_regular_files_are_used_not_those_of_links(content: Path) -> None:
+    touch(content, "alerts/2017/2017-04-20-a.md")
+    target = touch(content, "elsewhere/2017-04-20-b.md")
+    (content / "alerts/2017/2017-04-20-b.md").symlink_to(target)
+    known = {
+        rel: (0, 1, 2, 3) for rel in ("alerts/2017/2017-04-20-a.md", "alerts/2017/2017-04-20-b.md")
+    }
+    stamps, problems = scan_alert_files(content, known)
+    assert problems == []
+    assert stamps["alerts/2017/2017-04-20-a.md"] == (0, 1, 2, 3)
+    # A link's own stamp says nothing of the file it leads to: that one is stat-ed.
+    assert stamps["alerts/2017/2017-04-20-b.md"][3] == target.stat().st_ino
