@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from alerts.index import micros
 from alerts.model import Alert, Level
 
 from .retention import retention_cutoff
@@ -82,11 +83,16 @@ def feed_entries(
     now: datetime,
     min_items: int,
     retention_days: int,
+    latest: Sequence[int] | None = None,
 ) -> list[list[Alert]]:
     """For each scope, in order: `select_entries` of the alerts it includes, newest first.
 
     The alerts must be in `newest_first_key` order, as `AlertCollection.alerts` is: the walk
     takes the first alert issued before the cut-off to mean that all the rest are.
+    `latest`, when given, is each alert's latest moment (its issue or newest correction) in
+    microseconds since the epoch, as the collection's slim records hold it: the walk past
+    the minimums then asks each old alert nothing but that number, so an archive of
+    thousands is not built alert by alert just to learn that none was corrected lately.
     """
     cutoff = retention_cutoff(now, min_items, retention_days)
     alerts = alerts_newest_first
@@ -108,8 +114,7 @@ def feed_entries(
     while short and position < total:
         alert = alerts[position]
         position += 1
-        # Without a correction, `updated` is `issued`, which is before the cut-off here.
-        corrected = bool(alert.corrections) and alert.updated >= cutoff
+        corrected = _corrected_since(alert, position - 1, cutoff, latest)
         for index in (routes if corrected else short_routes).targets(alert):
             kept = entries[index]
             if index in short:
@@ -124,8 +129,27 @@ def feed_entries(
             short_routes, routed = _Routes.of(scopes, sorted(short)), len(short)
 
     # Every scope has its minimum: the rest is kept only if corrected since the cut-off.
+    if latest is not None:
+        since = micros(cutoff)
+        for place in range(position, total):
+            if latest[place] >= since:
+                for index in routes.targets(alerts[place]):
+                    entries[index].append(alerts[place])
+        return entries
     for alert in islice(alerts, position, None):
         if alert.corrections and alert.updated >= cutoff:
             for index in routes.targets(alert):
                 entries[index].append(alert)
     return entries
+
+
+def _corrected_since(
+    alert: Alert, position: int, cutoff: datetime, latest: Sequence[int] | None
+) -> bool:
+    """Whether an alert issued before the cut-off was corrected on or after it.
+
+    Without a correction, `updated` is `issued`, which is before the cut-off here;
+    corrections are in time order, so the latest moment is the newest correction."""
+    if latest is not None:
+        return latest[position] >= micros(cutoff)
+    return bool(alert.corrections) and alert.updated >= cutoff

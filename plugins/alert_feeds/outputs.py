@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.index import LATEST
 from alerts.model import Alert
 from alerts.pages import PagePlan
 
@@ -51,6 +52,7 @@ def write_feeds(generator: Any) -> None:
         generator.now,
         settings.feed_min_items,
         settings.feed_retention_days,
+        None if collection.slims is None else [slim[LATEST] for slim in collection.slims],
     )
     # An alert sits in dozens of feeds: its token is worked out once, then looked up by id.
     tokens: dict[str, str] = {}
