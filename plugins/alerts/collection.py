@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import overload
 
@@ -41,11 +42,10 @@ class AlertCollection:
         `make(position)` only when first asked for: a build that adds one alert to an
         archive of thousands looks at few of them."""
         alerts = LazyAlerts(len(slims), make)
-        positions = {slim[ID]: position for position, slim in enumerate(slims)}
+        positions = dict(zip(map(itemgetter(ID), slims), range(len(slims)), strict=True))
         children: defaultdict[str, list[Slim]] = defaultdict(list)
-        for slim in slims:
-            if slim[UPDATES] is not None:
-                children[slim[UPDATES]].append(slim)
+        for slim in filter(itemgetter(UPDATES), slims):
+            children[slim[UPDATES]].append(slim)
         return cls(
             alerts=alerts,
             by_id=LazyById(positions, alerts),
@@ -298,14 +298,17 @@ def check_cached(
     alerts could break a rule, and only those are built (`alert(rel)`) to word a problem.
     Returns each attachment's size (or why it cannot be used) and the problems."""
     problems: list[Problem] = []
-    ids = Counter(slim[ID] for slim in slims.values())
-    if len(ids) < len(slims):
+    records = slims.values()
+    issued = dict(zip(map(itemgetter(ID), records), map(itemgetter(ISSUED), records), strict=True))
+    if len(issued) < len(slims):
+        ids = Counter(map(itemgetter(ID), records))
         clashing = [alert(rel) for rel, slim in slims.items() if ids[slim[ID]] > 1]
         problems.extend(_duplicate_ids(clashing))
-    issued = {slim[ID]: slim[ISSUED] for slim in slims.values()}
 
     latest_allowed = now + future_tolerance
     limit = micros(latest_allowed)
+    # Few alerts name a moment past the limit, a parent or an attachment: only those are
+    # looked at closer.
     names: dict[str, list[str]] = defaultdict(list)
     for rel, slim in slims.items():
         if slim[LATEST] > limit:

@@ -97,20 +97,6 @@ def slim_of(alert: Alert, sector_slugs: Iterable[str]) -> Slim:
     )
 
 
-def item_line(slim: Slim, now_us: int, window_start_us: int) -> str:
-    """What a listing shows of an alert (pages.item_line, from the slim record)."""
-    # flags(), inlined: this runs for every alert on every build.
-    expires = slim[EXPIRES]
-    expired = expires is not None and expires <= now_us
-    current = (
-        not expired
-        and slim[ISSUED] > window_start_us
-        and slim[LEVEL] != GREEN
-        and slim[STATUS] != WITHDRAWN
-    )
-    return f"{slim[ID]} {slim[SHA]} {expired:d}{current:d}"
-
-
 def flags(slim: Slim, now_us: int, window_start_us: int) -> tuple[bool, bool]:
     """(expired, current) at `now`, as Alert.expired and Alert.current say."""
     expires = slim[EXPIRES]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 from .cache import AlertCache
@@ -68,12 +69,13 @@ def _load(
         problems = [problem for problem in problems if problem.path in only]
     if problems:
         raise ContentError(problems)
-    # Newest first, by the records' sort keys (unique strings).
-    unordered = list(slims.items())
-    keys = [slim[KEY] for _, slim in unordered]
+    # Newest first, by the records' sort keys (unique strings); C loops only, as every
+    # step here runs over the whole archive.
+    unordered_rels, unordered = list(slims), list(slims.values())
+    keys = list(map(itemgetter(KEY), unordered))
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    rels = [unordered[i][0] for i in order]
-    ordered = [unordered[i][1] for i in order]
+    rels = list(map(unordered_rels.__getitem__, order))
+    ordered = list(map(unordered.__getitem__, order))
 
     def make(position: int) -> Alert:
         alert = cache.alert(rels[position])

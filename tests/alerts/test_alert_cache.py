@@ -331,3 +331,18 @@ def test_one_id_in_two_folders_is_refused(
     assert [p[:2] for p in problems_of(archive, store)] == [
         ("alerts/2018/2017-04-20-first.md", "id")
     ]
+
+
+def test_item_lines_from_slim_records_are_those_of_the_alerts(
+    archive: Path, tmp_path: Path
+) -> None:
+    from alerts.pages import ItemKeys
+
+    store = tmp_path / "cache" / "alerts"
+    load(archive, store)
+    second, _ = load(archive, store)
+    slims = second.collection.slims
+    assert slims is not None
+    for now in (NOW, datetime(2017, 4, 22, 12, 0, tzinfo=UTC), datetime(2017, 4, 30, tzinfo=UTC)):
+        keys = ItemKeys(now, 7)
+        assert keys.slim_lines(slims) == [keys.line(a) for a in second.collection.alerts]
