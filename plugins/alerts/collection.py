@@ -97,12 +97,56 @@ class AlertCollection:
             return ()
         return tuple(sorted(members, key=lambda a: (a.issued, a.id)))
 
-    def thread_keys(self) -> dict[str, str]:
+    def position(self, alert_id: str) -> int:
+        """Where the alert is in `alerts` (newest first)."""
+        if isinstance(self.by_id, LazyById):
+            return self.by_id.position(alert_id)
+        return self._positions()[alert_id]
+
+    def _positions(self) -> dict[str, int]:
+        positions: dict[str, int] | None = self.__dict__.get("_made_positions")
+        if positions is None:
+            positions = {alert.id: position for position, alert in enumerate(self.alerts)}
+            object.__setattr__(self, "_made_positions", positions)  # a cache, not a field
+        return positions
+
+    def _threaded(self, alert_id: str) -> tuple[int, str, str, str | None]:
+        """(issued, id, hash, parent) of an alert, from its slim record if there is one."""
+        if self.slims is not None:
+            s = self.slims[self.position(alert_id)]
+            return (s[ISSUED], s[ID], s[SHA], s[UPDATES])
+        a = self.by_id[alert_id]
+        return (micros(a.issued), a.id, a.content_hash, a.updates)
+
+    def thread_members(self, alert_ids: Iterable[str]) -> set[str]:
+        """Every alert in the same thread as one of `alert_ids` (those that exist), and
+        those alerts themselves."""
+        found: set[str] = set()
+        stack = [alert_id for alert_id in alert_ids if alert_id in self.by_id]
+        while stack:
+            alert_id = stack.pop()
+            if alert_id in found:
+                continue
+            found.add(alert_id)
+            parent = self._threaded(alert_id)[3]
+            if parent is not None and parent in self.by_id:
+                stack.append(parent)
+            stack.extend(self.children.get(alert_id, ()))
+        return found
+
+    def thread_keys(self, only: Iterable[str] | None = None) -> dict[str, str]:
         """For each alert in a thread, a line naming every member and its file's hash, oldest
         first (what `thread()` shows, as part of a page key): one pass, not one walk per
-        alert, and no alert built when made from the cache."""
-        if self.slims is None:
-            members: list[tuple[int, str, str, str | None]] = [
+        alert, and no alert built when made from the cache. With `only`, for the threads of
+        those alerts only."""
+        if only is not None:
+            members = [
+                record
+                for record in map(self._threaded, self.thread_members(only))
+                if record[3] is not None or record[1] in self.children
+            ]
+        elif self.slims is None:
+            members = [
                 (micros(a.issued), a.id, a.content_hash, a.updates)
                 for a in self.alerts
                 if a.updates is not None or a.id in self.children
@@ -219,6 +263,9 @@ class LazyById(Mapping[str, Alert]):
 
     def __contains__(self, alert_id: object) -> bool:
         return alert_id in self._positions
+
+    def position(self, alert_id: str) -> int:
+        return self._positions[alert_id]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._positions)

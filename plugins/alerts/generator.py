@@ -168,6 +168,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             unchanged=output.unchanged,
             basis=basis,
             carry=output.carry,
+            unchanged_ending=output.unchanged_ending,
         ):
             self.emit_page(page)
 

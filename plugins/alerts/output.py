@@ -105,6 +105,18 @@ class SiteOutput:
         self.kept += 1
         return True
 
+    def unchanged_ending(self, rel: str, ending: str) -> bool:
+        """`unchanged` for a caller that knows every input of `rel` but the last part of its
+        key is as it was: True, with `rel` kept, if its key ends with `ending`."""
+        before = self.previous.get(rel)
+        if before is None or not before.endswith(ending):
+            return False
+        if rel in self.planned:
+            raise BuildError(f"two outputs would both be written to {rel}")
+        self.planned[rel] = before
+        self.kept += 1
+        return True
+
     def emit(self, rel: str, key: str, render: Callable[[], bytes]) -> None:
         """Make `rel` hold what `render()` returns; skip the render if `key` is unchanged.
 

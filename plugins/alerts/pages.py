@@ -14,7 +14,7 @@ import hashlib
 import heapq
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -33,6 +33,7 @@ from .index import (
     SCOPES,
     SHA,
     STATUS,
+    UPDATES,
     WITHDRAWN,
     Slim,
     flags,
@@ -101,12 +102,19 @@ class ItemKeys:
         get, line = self._lines.get, self.line
         return "\n".join([get(alert.id) or line(alert) for alert in alerts])
 
-    def slim_lines(self, slims: Sequence[Slim]) -> list[str]:
-        """`line` of each alert, from slim records (the same text, nothing built)."""
+    def slim_line(self, slim: Slim) -> str:
+        """`line` of an alert, from its slim record."""
+        expired, current = flags(slim, self.now_us, self.window_start_us)
+        return f"{slim[ID]} {slim[SHA]} {expired:d}{current:d}"
+
+    def slim_lines(self, slims: Sequence[Slim], only: Iterable[int] | None = None) -> list[str]:
+        """`line` of each alert, from slim records (the same text, nothing built); with
+        `only`, of the alerts at those positions ("" for the others)."""
         # item_line from slim records, inlined: this runs for every alert on every build.
         now, start = self.now_us, self.window_start_us
-        lines = []
-        for slim in slims:
+        lines = [""] * len(slims)
+        for position in range(len(slims)) if only is None else only:
+            slim = slims[position]
             expires = slim[EXPIRES]
             expired = expires is not None and expires <= now
             current = (
@@ -115,7 +123,7 @@ class ItemKeys:
                 and slim[LEVEL] != GREEN
                 and slim[STATUS] != WITHDRAWN
             )
-            lines.append(f"{slim[ID]} {slim[SHA]} {expired:d}{current:d}")
+            lines[position] = f"{slim[ID]} {slim[SHA]} {expired:d}{current:d}"
         return lines
 
 
@@ -191,6 +199,7 @@ def plan_pages(
     unchanged: Callable[[str, str], bool] | None = None,
     basis: Basis | None = None,
     carry: Callable[[str], None] | None = None,
+    unchanged_ending: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Page]:
     """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
     unchanged: those are most of an archive's pages, and need no Page or context made.
@@ -202,7 +211,10 @@ def plan_pages(
     With the `basis` of the build that published the site and the writer's `carry`, the
     listings of a sector, level or month that nothing in the basis touched are not planned
     at all: their folder is carried as it is. (One new alert still touches every year of
-    its sectors and level: each year's page shows the counts of all years.)
+    its sectors and level: each year's page shows the counts of all years.) With the
+    writer's `unchanged_ending` too, the page of an alert the basis does not name, whose
+    badges the clock left alone and which has no attachments, is kept if only its signer
+    is as it was: the one input of its page that nothing here tracks.
     """
     provenance = provenance or {}
     window = settings.current_window_days
@@ -214,14 +226,26 @@ def plan_pages(
     else:
         slims = [slim_of(alert, registry.sectors) for alert in alerts]
         sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
-    lines = keys.slim_lines(slims)
     month_counts = Counter([slim[GROUPS][-1] for slim in slims])
     scope_counts = Counter(chain.from_iterable([slim[SCOPES] for slim in slims]))
     dirty_scopes: set[str] | None = None  # None: every one
     dirty_months: set[str] | None = None
+    dirty_alerts: set[int] | None = None
     if basis is not None and carry is not None:
-        dirty_scopes, dirty_months = _touched(basis, slims, month_counts, keys)
+        flipped = list(_flipped(slims, basis.now_us, keys))
+        dirty_scopes, dirty_months = _touched(basis, slims, month_counts, flipped)
+        if unchanged_ending is not None:
+            dirty_alerts = _touched_alerts(basis, collection, slims, flipped)
     groups = _members(slims, dirty_scopes, dirty_months)
+    current_positions = _current(slims, keys)
+    latest_positions = range(min(latest_n, len(slims)))
+    if dirty_alerts is None:
+        lines = keys.slim_lines(slims)
+    else:
+        # Only the lines some key or listing needs.
+        needed = set(dirty_alerts)
+        needed.update(current_positions, latest_positions, *groups.values())
+        lines = keys.slim_lines(slims, needed)
 
     scopes: defaultdict[str, dict[int, list[int]]] = defaultdict(dict)
     for group, positions in groups.items():
@@ -243,8 +267,6 @@ def plan_pages(
     def month_repr(link: MonthLink | None) -> str:
         return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
 
-    current_positions = _current(slims, keys)
-    latest_positions = range(min(latest_n, len(slims)))
     yield Page(
         "index.html",
         "index.html",
@@ -264,22 +286,34 @@ def plan_pages(
         },
     )
 
-    threads = collection.thread_keys().get
+    threads = (
+        collection.thread_keys()
+        if dirty_alerts is None
+        else collection.thread_keys([slims[p][ID] for p in dirty_alerts])
+    ).get
     for position, slim in enumerate(slims):
         # This runs for every alert on every build: the key is its inputs as they are (no
         # digest), and unchanged() is the only call made for an unchanged page.
         alert_id = slim[ID]
         path = f"alerts/{alert_id}/index.html"
         signed = provenance.get(alert_id)
-        attached = slim[ATTACHMENTS]
-        sized = repr([sizes.get(name) for name in attached]) if attached else ""
         # Commit and fingerprint hold no NUL, so the last part reads back one way only.
         signature = (
-            "-"
+            "\0-"
             if signed is None
-            else f"{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
+            else f"\0{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
         )
-        key = f"{lines[position]}\0{threads(alert_id, '')}\0{sized}\0{signature}"
+        if (
+            dirty_alerts is not None
+            and position not in dirty_alerts
+            and unchanged_ending is not None
+            and unchanged_ending(path, signature)
+        ):
+            continue
+        attached = slim[ATTACHMENTS]
+        sized = repr([sizes.get(name) for name in attached]) if attached else ""
+        line = lines[position] or keys.slim_line(slim)
+        key = f"{line}\0{threads(alert_id, '')}\0{sized}{signature}"
         if unchanged is None or not unchanged(path, key):
             yield Page(
                 path, "alert.html", key, partial(_alert_context, collection, position, now, signed)
@@ -367,7 +401,7 @@ def _members(
 
 
 def _touched(
-    basis: Basis, slims: Sequence[Slim], month_counts: Mapping[str, int], keys: ItemKeys
+    basis: Basis, slims: Sequence[Slim], month_counts: Mapping[str, int], flipped: list[int]
 ) -> tuple[set[str], set[str]]:
     """The scopes and months whose pages may differ from what the basis published: those of
     every changed alert as it was and as it is, of every alert whose badges the clock
@@ -385,9 +419,9 @@ def _touched(
             before[new[GROUPS][-1]] -= 1
         if old is not None:
             before[old[GROUPS][-1]] += 1
-    for slim in _flipped(slims, basis.now_us, keys):
-        scopes.update(slim[SCOPES])
-        months.add(slim[GROUPS][-1])
+    for position in flipped:
+        scopes.update(slims[position][SCOPES])
+        months.add(slims[position][GROUPS][-1])
     listed = sorted(month_counts, reverse=True)
     for month in before.keys() | month_counts.keys():
         if (before.get(month, 0) > 0) != (month_counts.get(month, 0) > 0):
@@ -401,18 +435,40 @@ def ord_month(group: str) -> int:
     return int(group[8:12]) * 100 + int(group[13:15])
 
 
-def _flipped(slims: Sequence[Slim], before_us: int, keys: ItemKeys) -> Iterator[Slim]:
-    """Alerts whose badges (expired, current) differ between the two clocks."""
+def _flipped(slims: Sequence[Slim], before_us: int, keys: ItemKeys) -> Iterator[int]:
+    """Positions of alerts whose badges (expired, current) differ between the two clocks."""
     now_us = keys.now_us
     if before_us == now_us:
         return
     window = now_us - keys.window_start_us
     low, high = min(before_us, now_us), max(before_us, now_us)
-    for slim in slims:
+    for position, slim in enumerate(slims):
         # A badge turns at the expiry or at the end of the current window, nowhere else.
         expires = slim[EXPIRES]
         if (expires is not None and low < expires <= high) or (low < slim[ISSUED] + window <= high):
-            yield slim
+            yield position
+
+
+def _touched_alerts(
+    basis: Basis, collection: AlertCollection, slims: Sequence[Slim], flipped: list[int]
+) -> set[int]:
+    """Positions of the alerts whose page may differ from what the basis published, the
+    signer aside: every changed alert, every member of a thread one of them is or was in,
+    every alert whose badges the clock turned, and every alert with attachments (their
+    files' sizes are on the page)."""
+    touched = set(flipped)
+    starts: set[str] = set()
+    for old, new in basis.changes.values():
+        for slim in (old, new):
+            if slim is not None:
+                starts.add(slim[ID])
+                if slim[UPDATES] is not None:
+                    starts.add(slim[UPDATES])
+    position = collection.position
+    for member in collection.thread_members(starts):
+        touched.add(position(member))
+    touched.update(i for i, slim in enumerate(slims) if slim[ATTACHMENTS])
+    return touched
 
 
 def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:

@@ -1,0 +1,146 @@
+"""pages.plan_pages: which pages a build plans, given what it knows changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alerts.collection import AlertCollection
+from alerts.index import micros, slim_of
+from alerts.model import Alert, Provenance
+from alerts.pages import Basis, ItemKeys, plan_pages
+from alerts.registry import Registry
+from alerts.settings import CascadeSettings
+from alerts.validate import ParsedAlert
+
+NOW = datetime(2017, 4, 25, 12, 0, tzinfo=UTC)
+Make = Callable[..., Alert]
+
+
+class Site:
+    """The writer's side of planning: keys as published, and what a build kept."""
+
+    def __init__(self) -> None:
+        self.published: dict[str, str] = {}
+        self.kept: set[str] = set()
+        self.carried: set[str] = set()
+
+    def unchanged(self, path: str, key: str) -> bool:
+        if self.published.get(path) == key:
+            self.kept.add(path)
+            return True
+        return False
+
+    def unchanged_ending(self, path: str, ending: str) -> bool:
+        if self.published.get(path, "").endswith(ending):
+            self.kept.add(path)
+            return True
+        return False
+
+    def carry(self, folder: str) -> None:
+        self.carried.add(folder)
+
+    def plan(
+        self,
+        alerts: list[Alert],
+        registry: Registry,
+        provenance: dict[str, Provenance] | None = None,
+        basis: Basis | None = None,
+        now: datetime = NOW,
+    ) -> list[str]:
+        """Plan, publish what was planned; returns the paths planned."""
+        self.kept, self.carried = set(), set()
+        pages = list(
+            plan_pages(
+                AlertCollection.of(alerts),
+                registry,
+                CascadeSettings(),
+                now,
+                provenance=provenance,
+                items=ItemKeys(now, 7),
+                unchanged=self.unchanged,
+                basis=basis,
+                carry=self.carry,
+                unchanged_ending=self.unchanged_ending,
+            )
+        )
+        for page in pages:
+            self.published[page.path] = page.key
+        return [page.path for page in pages if page.path.startswith("alerts/")]
+
+
+@pytest.fixture
+def make(parse: Callable[..., Any], make_alert: Callable[..., bytes]) -> Make:
+    def alert(slug: str, issued: str, **fields: str) -> Alert:
+        path = f"alerts/{issued[:4]}/{issued[:10]}-{slug}.md"
+        result = parse(make_alert(issued=f'"{issued}"', **fields), path)
+        assert isinstance(result, ParsedAlert), result
+        return result.alert.evolve(content_hash=f"hash-of-{slug}-{fields.get('title', '')}")
+
+    return alert
+
+
+def change(registry: Registry, *pairs: tuple[Alert | None, Alert | None]) -> dict[str, Any]:
+    return {
+        (new or old).path: tuple(  # type: ignore[union-attr]
+            None if a is None else slim_of(a, registry.sectors) for a in (old, new)
+        )
+        for old, new in pairs
+    }
+
+
+def test_only_the_pages_of_changed_alerts_their_threads_and_signers_are_planned(
+    make: Make, registry: Registry
+) -> None:
+    root = make("root", "2017-04-20T10:00:00+01:00")
+    update = make("update", "2017-04-21T10:00:00+01:00", updates="2017-04-20-root")
+    alone = make("alone", "2017-04-22T10:00:00+01:00")
+    other = make("other", "2017-04-23T10:00:00+01:00")
+    signed = {a.id: Provenance("c" * 40, "SHA256:key", "alice") for a in (alone, other)}
+    site = Site()
+    assert len(site.plan([root, update, alone, other], registry, signed)) == 4
+    basis = Basis({}, micros(NOW))
+
+    # Nothing changed: no alert page is planned.
+    assert site.plan([root, update, alone, other], registry, signed, basis) == []
+
+    # The root of a thread changes: every page of the thread.
+    edited = make("root", "2017-04-20T10:00:00+01:00", title='"Edited"')
+    pairs = change(registry, (root, edited))
+    planned = site.plan([edited, update, alone, other], registry, signed, Basis(pairs, micros(NOW)))
+    assert sorted(planned) == [
+        "alerts/2017-04-20-root/index.html",
+        "alerts/2017-04-21-update/index.html",
+    ]
+
+    # A signer's name changes, nothing else: that alert's page only.
+    renamed = {**signed, alone.id: replace(signed[alone.id], signer_name="alice smith")}
+    planned = site.plan([edited, update, alone, other], registry, renamed, basis)
+    assert planned == ["alerts/2017-04-22-alone/index.html"]
+
+
+def test_badges_turned_by_the_clock_are_planned(make: Make, registry: Registry) -> None:
+    expiring = make("expiring", "2017-04-20T10:00:00+01:00", expires='"2017-04-26T10:00:00+01:00"')
+    lasting = make("lasting", "2017-04-10T10:00:00+01:00")
+    site = Site()
+    site.plan([expiring, lasting], registry)
+    later = NOW + timedelta(days=2)
+    planned = site.plan([expiring, lasting], registry, basis=Basis({}, micros(NOW)), now=later)
+    assert planned == ["alerts/2017-04-20-expiring/index.html"]
+
+
+def test_listings_nothing_touched_are_carried(make: Make, registry: Registry) -> None:
+    retail = make("retail", "2017-04-20T10:00:00+01:00", sectors="[retail]")
+    banking = make("banking", "2016-03-20T10:00:00+01:00", sectors="[banking]", level="green")
+    site = Site()
+    site.plan([retail, banking], registry)
+    edited = make("retail", "2017-04-20T10:00:00+01:00", sectors="[retail]", title='"New"')
+    site.plan(
+        [edited, banking], registry, basis=Basis(change(registry, (retail, edited)), micros(NOW))
+    )
+    assert {"sectors/banking/", "levels/green/", "archive/2016/03/"} <= site.carried
+    assert not {"sectors/retail/", "levels/red/", "archive/2017/04/"} & site.carried
