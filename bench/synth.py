@@ -158,10 +158,13 @@ def alerts(count: int, seed: int = 1, end: datetime | None = None) -> Iterator[S
     rng = random.Random(seed)
     end = end or datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     # About three hours apart on average: 10,000 alerts span roughly three and a half years.
-    moment = end - timedelta(hours=3 * count)
+    # The gaps are random (30 to 330 minutes, deviation about 87), so their sum strays by
+    # about 87 * sqrt(count) minutes: start four such deviations early, so that even at
+    # 100,000 alerts the last one is not issued after `end`.
+    moment = end - timedelta(hours=3 * count, minutes=round(4 * 87 * count**0.5))
     recent: list[tuple[str, datetime]] = []
     for index in range(count):
-        moment += timedelta(minutes=rng.randint(30, 330))
+        moment = min(moment + timedelta(minutes=rng.randint(30, 330)), end)
         local = moment.astimezone(LONDON).replace(microsecond=0)
         level = rng.choices(["red", "amber", "green"], weights=[10, 30, 60])[0]
         place, event = rng.choice(PLACES), rng.choice(EVENTS)
