@@ -169,6 +169,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             basis=basis,
             carry=output.carry,
             unchanged_ending=output.unchanged_ending,
+            published_key=output.published_key,
         ):
             self.emit_page(page)
 
@@ -215,25 +216,24 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         a year's archive page can list thousands, and one new alert must not re-render
         them all. A long list is also kept whole, in its page's slot: a new alert changes
         the year counts every year page shows, not the items of past years."""
-        if isinstance(alerts, Members):
-            lines = alerts.lines  # worked out from slim records: no Alert built for them
-        else:
+        if not isinstance(alerts, Members):
             items = self.items or ItemKeys(self.now, self.cascade.current_window_days)
             lines = [items.line(alert) for alert in alerts]
-        if len(lines) < _WHOLE_LIST or self._rendering is None:
-            return Markup(self._items(alerts, lines).decode("utf-8"))  # autoescaped
+            alerts = Members(alerts, range(len(alerts)), lines.__getitem__)
+        # Members: lines and digest worked out from slim records, no Alert built for them.
+        if len(alerts) < _WHOLE_LIST or self._rendering is None:
+            return Markup(self._items(alerts).decode("utf-8"))  # rendered with autoescape
         page, count = self._rendering
         self._rendering[1] = count + 1
-        text = "\n".join(lines)
-        key = hashlib.sha256(f"{self.build_key} list\n{text}".encode()).hexdigest()
-        block = self.fragments.get_slot(f"{page}#{count}", key, lambda: self._items(alerts, lines))
+        key = hashlib.sha256(f"{self.build_key} list {alerts.digest}".encode()).hexdigest()
+        block = self.fragments.get_slot(f"{page}#{count}", key, lambda: self._items(alerts))
         return Markup(block.decode("utf-8"))  # rendered with autoescape
 
-    def _items(self, alerts: Sequence[Alert], lines: list[str]) -> bytes:
+    def _items(self, alerts: Members) -> bytes:
         template = self.get_template("_item")
         salt = f"{self.build_key} item "
         sha256 = hashlib.sha256
-        keys = [sha256((salt + line).encode()).hexdigest() for line in lines]
+        keys = [sha256((salt + line).encode()).hexdigest() for line in alerts.lines]
         pieces = self.fragments.get_many(keys, lambda i: _render_item(template, alerts[i]))
         return b"\n".join(pieces)
 

@@ -105,6 +105,11 @@ class SiteOutput:
         self.kept += 1
         return True
 
+    def published_key(self, rel: str) -> str | None:
+        """The key `rel` was last made from, if the manifest vouches for it."""
+        before = self.previous.get(rel)
+        return None if before is None else before[_DIGEST:]
+
     def unchanged_ending(self, rel: str, ending: str) -> bool:
         """`unchanged` for a caller that knows every input of `rel` but the last part of its
         key is as it was: True, with `rel` kept, if its key ends with `ending`."""

@@ -146,16 +146,54 @@ def item_key(alert: Alert, now: datetime, window_days: int) -> str:
 
 class Members(Sequence[Alert]):
     """The alerts a listing shows, by position in the collection, with each one's item line
-    (`lines`): the list of a page that is not rendered, or whose items are all stored,
-    builds no Alert."""
+    (`lines`) and a digest of them all (`digest`): the list of a page that is not rendered,
+    or whose items are all stored, builds no Alert.
 
-    def __init__(self, alerts: Sequence[Alert], positions: Sequence[int], lines: list[str]):
+    The positions may be found only when first needed (`find`), for a listing known by its
+    length and digest alone: a year's list whose items are as published, on a page that
+    must be rendered again for its year counts.
+    """
+
+    def __init__(
+        self,
+        alerts: Sequence[Alert],
+        positions: Sequence[int] | None,
+        line: Callable[[int], str],
+        *,
+        find: Callable[[], Sequence[int]] | None = None,
+        count: int = 0,
+        digest: str | None = None,
+    ):
         self._alerts = alerts
         self._positions = positions
-        self.lines = [lines[p] for p in positions]
+        self._line = line
+        self._find = find
+        self._count = count if positions is None else len(positions)
+        self._digest = digest
+        self._lines: list[str] | None = None
+
+    @property
+    def positions(self) -> Sequence[int]:
+        if self._positions is None:
+            assert self._find is not None
+            self._positions = self._find()
+        return self._positions
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = list(map(self._line, self.positions))
+        return self._lines
+
+    @property
+    def digest(self) -> str:
+        """Names the items as a whole (every alert's line, in order)."""
+        if self._digest is None:
+            self._digest = hashlib.sha256("\n".join(self.lines).encode()).hexdigest()
+        return self._digest
 
     def __len__(self) -> int:
-        return len(self._positions)
+        return self._count
 
     @overload
     def __getitem__(self, index: int) -> Alert: ...
@@ -163,8 +201,8 @@ class Members(Sequence[Alert]):
     def __getitem__(self, index: slice) -> list[Alert]: ...
     def __getitem__(self, index: int | slice) -> Alert | list[Alert]:
         if isinstance(index, slice):
-            return [self._alerts[p] for p in self._positions[index]]
-        return self._alerts[self._positions[index]]
+            return [self._alerts[p] for p in self.positions[index]]
+        return self._alerts[self.positions[index]]
 
 
 def digest(*parts: str) -> str:
@@ -178,6 +216,8 @@ def month_of(alert: Alert) -> tuple[int, int]:
 
 
 _RANK = {level.value: level.rank for level in Level}
+# A year page's key: two SHA-256 digests in hex (see _listing_pages).
+_YEAR_KEY = 128
 
 
 class Basis(NamedTuple):
@@ -200,6 +240,7 @@ def plan_pages(
     basis: Basis | None = None,
     carry: Callable[[str], None] | None = None,
     unchanged_ending: Callable[[str, str], bool] | None = None,
+    published_key: Callable[[str], str | None] | None = None,
 ) -> Iterator[Page]:
     """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
     unchanged: those are most of an archive's pages, and need no Page or context made.
@@ -214,7 +255,9 @@ def plan_pages(
     its sectors and level: each year's page shows the counts of all years.) With the
     writer's `unchanged_ending` too, the page of an alert the basis does not name, whose
     badges the clock left alone and which has no attachments, is kept if only its signer
-    is as it was: the one input of its page that nothing here tracks.
+    is as it was: the one input of its page that nothing here tracks. With the writer's
+    `published_key` as well, a year's list none of whose alerts changed is known by the
+    digest its published key holds, not gathered again.
     """
     provenance = provenance or {}
     window = settings.current_window_days
@@ -226,38 +269,61 @@ def plan_pages(
     else:
         slims = [slim_of(alert, registry.sectors) for alert in alerts]
         sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
-    month_counts = Counter([slim[GROUPS][-1] for slim in slims])
-    scope_counts = Counter(chain.from_iterable([slim[SCOPES] for slim in slims]))
+    # Every listing's count: one C loop over the archive's memberships.
+    counts = Counter(chain.from_iterable([slim[GROUPS] for slim in slims]))
+    month_counts = {group: n for group, n in counts.items() if group.startswith("archive/")}
+    years_of: defaultdict[str, dict[int, int]] = defaultdict(dict)
+    for group, n in counts.items():
+        if not group.startswith("archive/"):
+            scope, _, year = group.rpartition("/")
+            years_of[scope][int(year)] = n
     dirty_scopes: set[str] | None = None  # None: every one
     dirty_months: set[str] | None = None
     dirty_alerts: set[int] | None = None
+    wanted: set[str] | None = None  # the listings whose members are gathered; None: all
     if basis is not None and carry is not None:
         flipped = list(_flipped(slims, basis.now_us, keys))
-        dirty_scopes, dirty_months = _touched(basis, slims, month_counts, flipped)
+        dirty_scopes, dirty_months, wanted = _touched(basis, slims, month_counts, flipped)
+        if published_key is None:
+            wanted.update(group for group in counts if group.rpartition("/")[0] in dirty_scopes)
         if unchanged_ending is not None:
             dirty_alerts = _touched_alerts(basis, collection, slims, flipped)
-    groups = _members(slims, dirty_scopes, dirty_months)
+    groups = _members(slims, wanted)
     current_positions = _current(slims, keys)
     latest_positions = range(min(latest_n, len(slims)))
     if dirty_alerts is None:
         lines = keys.slim_lines(slims)
     else:
-        # Only the lines some key or listing needs.
+        # Only the lines some key or listing needs (others on demand).
         needed = set(dirty_alerts)
         needed.update(current_positions, latest_positions, *groups.values())
         lines = keys.slim_lines(slims, needed)
 
-    scopes: defaultdict[str, dict[int, list[int]]] = defaultdict(dict)
-    for group, positions in groups.items():
-        scope, _, year = group.rpartition("/")
-        if not scope.startswith("archive/"):
-            scopes[scope][int(year)] = positions
+    def line(position: int) -> str:
+        return lines[position] or keys.slim_line(slims[position])
 
     def members(positions: Sequence[int]) -> Members:
-        return Members(alerts, positions, lines)
+        return Members(alerts, positions, line)
 
     def text(positions: Sequence[int]) -> str:
-        return "\n".join([lines[p] for p in positions])
+        return "\n".join(map(line, positions))
+
+    def year_list(group: str, path: str, count: int) -> Members:
+        """A year's members: gathered, or (unchanged) known by its published digest."""
+        positions = groups.get(group)
+        if positions is not None:
+            return members(positions)
+        published = published_key(path) if published_key is not None else None
+        if published is not None and len(published) == _YEAR_KEY:
+            return Members(
+                alerts,
+                None,
+                line,
+                find=partial(_gather, slims, group),
+                count=count,
+                digest=published[_YEAR_KEY // 2 :],
+            )
+        return members(_gather(slims, group))
 
     month_links = [
         MonthLink(int(group[8:12]), int(group[13:15]), count)
@@ -312,8 +378,7 @@ def plan_pages(
             continue
         attached = slim[ATTACHMENTS]
         sized = repr([sizes.get(name) for name in attached]) if attached else ""
-        line = lines[position] or keys.slim_line(slim)
-        key = f"{line}\0{threads(alert_id, '')}\0{sized}{signature}"
+        key = f"{line(position)}\0{threads(alert_id, '')}\0{sized}{signature}"
         if unchanged is None or not unchanged(path, key):
             yield Page(
                 path, "alert.html", key, partial(_alert_context, collection, position, now, signed)
@@ -330,17 +395,22 @@ def plan_pages(
             assert carry is not None
             carry(f"{scope}/")
             continue
+        years = sorted(years_of.get(scope, {}).items(), reverse=True)
+        latest = _newest(slims, scope, latest_n, groups, years)
         yield from _listing_pages(
-            kind, slug, title, description, scopes.get(scope, {}), members, text, latest_n
+            kind, slug, title, description, years, members(latest), year_list, text
         )
-    sector_counts = Counter({slug: scope_counts[f"sectors/{slug}"] for slug in registry.sectors})
+    scope_counts = {scope: sum(by_year.values()) for scope, by_year in years_of.items()}
+    sector_counts = Counter(
+        {slug: scope_counts.get(f"sectors/{slug}", 0) for slug in registry.sectors}
+    )
     yield Page(
         "sectors/index.html",
         "sectors.html",
         digest("sectors", repr(sorted(sector_counts.items()))),
         lambda: {"counts": sector_counts, "page_scope": "all"},
     )
-    level_counts = Counter({level: scope_counts[f"levels/{level.value}"] for level in Level})
+    level_counts = Counter({level: scope_counts.get(f"levels/{level.value}", 0) for level in Level})
     yield Page(
         "levels/index.html",
         "levels.html",
@@ -378,43 +448,67 @@ def _name(link: MonthLink | None) -> str:
     return "-" if link is None else f"{link.year}-{link.month}"
 
 
-def _members(
-    slims: Sequence[Slim], scopes: set[str] | None, months: set[str] | None
-) -> dict[str, list[int]]:
+def _members(slims: Sequence[Slim], wanted: set[str] | None) -> dict[str, list[int]]:
     """The members of listings, as positions in newest-first order: of every listing, or
-    of those of the given scopes (every year) and months."""
+    of the `wanted` ones."""
     groups: defaultdict[str, list[int]] = defaultdict(list)
-    if scopes is None or months is None:
+    if wanted is None:
         for position, slim in enumerate(slims):
             for group in slim[GROUPS]:
                 groups[group].append(position)
         return groups
     for position, slim in enumerate(slims):
         listed = slim[GROUPS]
-        if not scopes.isdisjoint(slim[SCOPES]):
-            for scope, group in zip(slim[SCOPES], listed, strict=False):
-                if scope in scopes:
+        if not wanted.isdisjoint(listed):
+            for group in listed:
+                if group in wanted:
                     groups[group].append(position)
-        if listed[-1] in months:
-            groups[listed[-1]].append(position)
     return groups
+
+
+def _gather(slims: Sequence[Slim], group: str) -> list[int]:
+    """The members of one listing (when a page that was thought unchanged needs them)."""
+    return [position for position, slim in enumerate(slims) if group in slim[GROUPS]]
+
+
+def _newest(
+    slims: Sequence[Slim],
+    scope: str,
+    n: int,
+    groups: Mapping[str, list[int]],
+    years: list[tuple[int, int]],
+) -> list[int]:
+    """The newest `n` members of a scope: from its years' gathered members if they hold
+    them, else by walking the archive from the newest alert until `n` are found."""
+    lists = [groups.get(f"{scope}/{year}") for year, _ in years]
+    if all(members is not None for members in lists):
+        return list(islice(heapq.merge(*lists), n))  # type: ignore[arg-type]
+    found: list[int] = []
+    for position, slim in enumerate(slims):
+        if len(found) >= n:
+            break
+        if scope in slim[SCOPES]:
+            found.append(position)
+    return found
 
 
 def _touched(
     basis: Basis, slims: Sequence[Slim], month_counts: Mapping[str, int], flipped: list[int]
-) -> tuple[set[str], set[str]]:
+) -> tuple[set[str], set[str], set[str]]:
     """The scopes and months whose pages may differ from what the basis published: those of
     every changed alert as it was and as it is, of every alert whose badges the clock
     changed since, and the months beside one that appeared or went (their pages link to
-    it)."""
+    it); and the listings (scope-years, months) whose members may differ, to gather."""
     scopes: set[str] = set()
     months: set[str] = set()
+    listings: set[str] = set()
     before = Counter(month_counts)
     for old, new in basis.changes.values():
         for slim in (old, new):
             if slim is not None:
                 scopes.update(slim[SCOPES])
                 months.add(slim[GROUPS][-1])
+                listings.update(slim[GROUPS])
         if new is not None:
             before[new[GROUPS][-1]] -= 1
         if old is not None:
@@ -422,12 +516,13 @@ def _touched(
     for position in flipped:
         scopes.update(slims[position][SCOPES])
         months.add(slims[position][GROUPS][-1])
+        listings.update(slims[position][GROUPS])
     listed = sorted(month_counts, reverse=True)
     for month in before.keys() | month_counts.keys():
         if (before.get(month, 0) > 0) != (month_counts.get(month, 0) > 0):
             at = bisect_left([-ord_month(m) for m in listed], -ord_month(month))
             months.update(listed[max(at - 1, 0) : at + 2])
-    return scopes, months
+    return scopes, months, listings | months
 
 
 def ord_month(group: str) -> int:
@@ -515,29 +610,33 @@ def _listing_pages(
     slug: str,
     title: str,
     description: str,
-    by_year: Mapping[int, list[int]],
-    members: Callable[[Sequence[int]], Members],
+    years: list[tuple[int, int]],
+    latest: Members,
+    year_list: Callable[[str, str, int], Members],
     text: Callable[[Sequence[int]], str],
-    latest_n: int,
 ) -> Iterator[Page]:
-    """A page per scope (newest `latest_n`, then year links) and a page per scope-year."""
-    years = sorted(((year, len(positions)) for year, positions in by_year.items()), reverse=True)
+    """A page per scope (its newest alerts, then year links) and a page per scope-year.
+
+    A year page's key is two digests: of what it shares with its scope's pages (the year
+    counts among them) and of its list, so that a list can be known by its digest alone.
+    """
     total = sum(count for _, count in years)
-    latest = list(islice(heapq.merge(*by_year.values()), latest_n))
     base = {"kind": kind, "slug": slug, "title": title, "description": description}
     head = repr((kind, slug, title, description, years))
     yield Page(
         f"{kind}/{slug}/index.html",
         "listing.html",
-        digest(head, str(total), text(latest)),
-        _listing_context(base, members(latest), years, None, total),
+        digest(head, str(total), text(latest.positions)),
+        _listing_context(base, latest, years, None, total),
     )
-    for year, positions in by_year.items():
+    for year, count in years:
+        path = f"{kind}/{slug}/{year}/index.html"
+        members = year_list(f"{kind}/{slug}/{year}", path, count)
         yield Page(
-            f"{kind}/{slug}/{year}/index.html",
+            path,
             "listing.html",
-            digest(head, str(year), text(positions)),
-            _listing_context(base, members(positions), years, year, len(positions)),
+            digest(head, str(year)) + members.digest,
+            _listing_context(base, members, years, year, count),
         )
 
 

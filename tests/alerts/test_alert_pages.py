@@ -44,6 +44,9 @@ class Site:
     def carry(self, folder: str) -> None:
         self.carried.add(folder)
 
+    def published_key(self, path: str) -> str | None:
+        return self.published.get(path)
+
     def plan(
         self,
         alerts: list[Alert],
@@ -66,10 +69,11 @@ class Site:
                 basis=basis,
                 carry=self.carry,
                 unchanged_ending=self.unchanged_ending,
+                published_key=self.published_key,
             )
         )
-        for page in pages:
-            self.published[page.path] = page.key
+        self.planned = {page.path: page.key for page in pages}
+        self.published.update(self.planned)
         return [page.path for page in pages if page.path.startswith("alerts/")]
 
 
@@ -144,3 +148,25 @@ def test_listings_nothing_touched_are_carried(make: Make, registry: Registry) ->
     )
     assert {"sectors/banking/", "levels/green/", "archive/2016/03/"} <= site.carried
     assert not {"sectors/retail/", "levels/red/", "archive/2017/04/"} & site.carried
+
+
+def test_pages_planned_from_a_basis_have_the_keys_a_full_plan_gives(
+    make: Make, registry: Registry
+) -> None:
+    old = [
+        make(f"a{day}", f"2016-0{1 + day % 9}-1{day % 10}T10:00:00+01:00", sectors="[retail]")
+        for day in range(12)
+    ]
+    new_one = make("new", "2017-04-20T10:00:00+01:00", sectors="[retail, banking]")
+    site = Site()
+    site.plan(old, registry)
+    site.plan(
+        [*old, new_one], registry, basis=Basis(change(registry, (None, new_one)), micros(NOW))
+    )
+    full = Site()
+    full.plan([*old, new_one], registry)
+    assert site.planned  # the retail year pages, among others, for their new year counts
+    assert "sectors/retail/2016/index.html" in site.planned
+    for path, key in site.planned.items():
+        assert full.planned[path] == key, path
+    assert {p for p, k in site.published.items() if full.planned.get(p) != k} == set()
