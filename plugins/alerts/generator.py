@@ -196,6 +196,13 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         assert self._output is not None
         self._output.emit(path, key, render)
 
+    def unchanged(self, path: str, key: str) -> bool:
+        """True, with `path` kept as published, if it was last made from `key`: a plugin
+        that emits a page per alert can ask this before making the page's Page and context
+        (most are unchanged), and emit only the others."""
+        assert self._output is not None
+        return self._output.unchanged(path, key)
+
     def emit_page(self, plan: PagePlan | Page) -> None:
         assert self._output is not None
         key = plan.key if isinstance(plan, Page) else _output_key((plan.template, plan.parts))

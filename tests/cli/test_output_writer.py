@@ -198,3 +198,34 @@ def test_another_build_key_renders_everything(tmp_path: Path) -> None:
     out = SiteOutput(tmp_path / "output", tmp_path / "state" / "manifest.json", "other")
     out.emit("a.html", "1", lambda: b"a")
     assert out.publish().full
+
+
+def test_unchanged_keeps_a_file_only_for_the_same_key(tmp_path: Path) -> None:
+    publish(tmp_path, {"a.html": ("1", b"a"), "b.html": ("1", b"b")})
+    out = writer(tmp_path)
+    assert out.unchanged("a.html", "1")
+    assert not out.unchanged("b.html", "2")
+    assert not out.unchanged("new.html", "1")
+    assert out.published_key("b.html") == "1" and out.published_key("new.html") is None
+    assert out.unchanged_ending("b.html", "1")
+    with pytest.raises(BuildError, match="two outputs"):
+        out.unchanged("a.html", "1")
+    out.emit("new.html", "1", lambda: b"new")
+    stats = out.publish()
+    assert (stats.kept, stats.rendered, stats.deleted) == (2, 1, 0)
+
+
+def test_carried_folders_keep_what_is_not_emitted(tmp_path: Path) -> None:
+    site = {"x/1.html": ("1", b"1"), "x/2.html": ("1", b"2"), "y/1.html": ("1", b"y")}
+    publish(tmp_path, site)
+    out = writer(tmp_path)
+    out.carry("x/")
+    with pytest.raises(ValueError, match="not a folder"):
+        out.carry("y")
+    out.emit("x/2.html", "2", lambda: b"two")
+    stats = out.publish()
+    assert sorted(
+        p.relative_to(tmp_path / "output").as_posix() for p in (tmp_path / "output").rglob("*.html")
+    ) == ["x/1.html", "x/2.html"]
+    assert (tmp_path / "output" / "x" / "2.html").read_bytes() == b"two"
+    assert stats.deleted == 1  # y/1.html: not emitted, not carried
