@@ -55,6 +55,8 @@ class Inputs:
     digest: str
     # False when some content file is too fresh for its modification time to be trusted.
     settled: bool
+    # The digest of everything but the ledger.
+    without_ledger: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,16 @@ def read_inputs(
         sys.version,
         tree,
         git_head(content),
-        _file_digest(state / "ledger.json"),  # rewritten by every production build
     )
-    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    return Inputs(content, output, state, digest, settled)
+    before = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return Inputs(content, output, state, _with_ledger(before, state), settled, before)
+
+
+def _with_ledger(digest: str, state: Path) -> str:
+    """`digest` joined with the ledger's bytes. A production build appends to the ledger
+    itself, so its stamp takes the ledger as the build left it, not as it found it."""
+    ledger = _file_digest(state / "ledger.json")
+    return hashlib.sha256(f"{digest}\n{ledger}".encode()).hexdigest()
 
 
 def output_seal(output: Path, manifest: Path) -> tuple[int, ...]:
@@ -255,7 +263,7 @@ def record(
     if not inputs.settled:
         return
     stamp = Stamp(
-        inputs=inputs.digest,
+        inputs=_with_ledger(inputs.without_ledger, inputs.state),
         output=str(inputs.output),
         seal=output_seal(inputs.output, _manifest_path(inputs.state)),
         built_at=now.isoformat(),

@@ -208,3 +208,36 @@ def test_development_build_says_history_is_not_verified(tmp_path: Path) -> None:
         assert notice and "History not verified." in notice[0].text_content(), page
     audit_page = (tmp_path / "out/audit/index.html").read_text(encoding="utf-8")
     assert "not a verifiable git history" in audit_page
+
+
+def test_a_production_build_that_grows_the_ledger_is_stamped_after_it(
+    published: tuple[SignedRepo, Path, Path, str],
+    bob: Key,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The build appends its head to the ledger itself: the stamp must take the ledger as
+    the build left it, or every publication would be followed by a needless full run."""
+    from tests.cli.test_build_stamp import SKIPPED, PelicanRuns, age
+
+    repo, conf, output, _ = published
+    repo.commit(
+        {alert_path("bridge-closed"): alert_text("Bridge closed")},
+        "Amber: bridge closed",
+        bob,
+        email_of(bob),
+        "2024-05-02T08:10:00Z",
+    )
+    age(repo.path / "content")
+    runs = PelicanRuns(monkeypatch)
+    ledger = repo.path / ".cascade" / "ledger.json"
+    before = len(json.loads(ledger.read_text())["entries"])
+    assert build(repo, conf, output) == 0
+    assert len(json.loads(ledger.read_text())["entries"]) == before + 1
+    capsys.readouterr()
+    assert build(repo, conf, output) == 0
+    assert runs.count == 1 and SKIPPED in capsys.readouterr().out
+    # A ledger changed by anyone else is an input like any other.
+    ledger.write_text(ledger.read_text().replace("\n", "\n "), encoding="utf-8")
+    assert build(repo, conf, output) == 0
+    assert runs.count == 2
