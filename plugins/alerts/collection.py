@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, lt
 from pathlib import Path
 from typing import overload
 
@@ -354,24 +355,26 @@ def check_cached(
 
     latest_allowed = now + future_tolerance
     limit = micros(latest_allowed)
-    # Few alerts name a moment past the limit, a parent or an attachment: only those are
-    # looked at closer.
-    names: dict[str, list[str]] = defaultdict(list)
-    for rel, slim in slims.items():
-        if slim[LATEST] > limit:
-            suspect = alert(rel)
-            if suspect.issued > latest_allowed:
-                problems.append(_future_issue(suspect, line, now, future_tolerance))
-            for correction in suspect.corrections:
-                if correction.at > latest_allowed:
-                    problems.append(_future_correction(suspect, correction.at, line))
+    # Few alerts name a moment past the limit, a parent or an attachment: C loops find
+    # them, and only those are looked at closer.
+    rels = list(slims)
+    for rel in compress(rels, map(lt, repeat(limit), map(itemgetter(LATEST), records))):
+        suspect = alert(rel)
+        if suspect.issued > latest_allowed:
+            problems.append(_future_issue(suspect, line, now, future_tolerance))
+        for correction in suspect.corrections:
+            if correction.at > latest_allowed:
+                problems.append(_future_correction(suspect, correction.at, line))
+    for rel in compress(rels, map(itemgetter(UPDATES), records)):
+        slim = slims[rel]
         parent = slim[UPDATES]
-        if parent is not None:
-            if parent not in issued:
-                problems.append(_no_parent(alert(rel), line))
-            elif issued[parent] >= slim[ISSUED]:
-                problems.append(_parent_later(alert(rel), line))
-        for name in slim[ATTACHMENTS]:
+        if parent not in issued:
+            problems.append(_no_parent(alert(rel), line))
+        elif issued[parent] >= slim[ISSUED]:
+            problems.append(_parent_later(alert(rel), line))
+    names: dict[str, list[str]] = defaultdict(list)
+    for rel in compress(rels, map(itemgetter(ATTACHMENTS), records)):
+        for name in slims[rel][ATTACHMENTS]:
             names[name].append(rel)
 
     base = content.resolve() / ATTACHMENTS_DIR

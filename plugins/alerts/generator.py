@@ -168,7 +168,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             unchanged=output.unchanged,
             basis=basis,
             carry=output.carry,
-            unchanged_ending=output.unchanged_ending,
+            unchanged_endings=output.unchanged_endings,
             published_key=output.published_key,
         ):
             self.emit_page(page)

@@ -58,7 +58,9 @@ def _load(
 ) -> LoadedContent:
     stamps, problems = scan_alert_files(content, known_stamps)
     problems.extend(cache.scan(content, stamps, registry))
-    slims = {rel: entry[2] for rel, entry in cache.fresh.items() if entry[2] is not None}
+    # Every entry has a slim record unless its file has problems (and the build stops).
+    records = dict(zip(cache.fresh, map(itemgetter(2), cache.fresh.values()), strict=True))
+    slims = records if not problems else {r: s for r, s in records.items() if s is not None}
 
     def line(alert: Alert, field: str) -> int:
         return cache.lines(alert.path).get(field, 1)

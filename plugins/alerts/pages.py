@@ -239,7 +239,7 @@ def plan_pages(
     unchanged: Callable[[str, str], bool] | None = None,
     basis: Basis | None = None,
     carry: Callable[[str], None] | None = None,
-    unchanged_ending: Callable[[str, str], bool] | None = None,
+    unchanged_endings: Callable[[list[str], list[str]], list[int]] | None = None,
     published_key: Callable[[str], str | None] | None = None,
 ) -> Iterator[Page]:
     """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
@@ -253,7 +253,7 @@ def plan_pages(
     listings of a sector, level or month that nothing in the basis touched are not planned
     at all: their folder is carried as it is. (One new alert still touches every year of
     its sectors and level: each year's page shows the counts of all years.) With the
-    writer's `unchanged_ending` too, the page of an alert the basis does not name, whose
+    writer's `unchanged_endings` too, the page of an alert the basis does not name, whose
     badges the clock left alone and which has no attachments, is kept if only its signer
     is as it was: the one input of its page that nothing here tracks. With the writer's
     `published_key` as well, a year's list none of whose alerts changed is known by the
@@ -286,7 +286,7 @@ def plan_pages(
         dirty_scopes, dirty_months, wanted = _touched(basis, slims, month_counts, flipped)
         if published_key is None:
             wanted.update(group for group in counts if group.rpartition("/")[0] in dirty_scopes)
-        if unchanged_ending is not None:
+        if unchanged_endings is not None:
             dirty_alerts = _touched_alerts(basis, collection, slims, flipped)
     groups = _members(slims, wanted)
     current_positions = _current(slims, keys)
@@ -352,30 +352,27 @@ def plan_pages(
         },
     )
 
-    threads = (
-        collection.thread_keys()
-        if dirty_alerts is None
-        else collection.thread_keys([slims[p][ID] for p in dirty_alerts])
-    ).get
-    for position, slim in enumerate(slims):
-        # This runs for every alert on every build: the key is its inputs as they are (no
-        # digest), and unchanged() is the only call made for an unchanged page.
+    if dirty_alerts is None or unchanged_endings is None:
+        planned: Iterable[int] = range(len(slims))
+        threads = collection.thread_keys().get
+    else:
+        # The rest is kept if its signer is as it was: in bulk, as it is most of the archive.
+        rest = sorted(set(range(len(slims))) - dirty_alerts)
+        ids = [slims[position][ID] for position in rest]
+        missed = unchanged_endings(
+            [f"alerts/{alert_id}/index.html" for alert_id in ids],
+            list(map(_signature, map(provenance.get, ids))),
+        )
+        planned = sorted(dirty_alerts.union(map(rest.__getitem__, missed)))
+        threads = collection.thread_keys([slims[p][ID] for p in planned]).get
+    for position in planned:
+        # The key is the page's inputs as they are (no digest): a page kept on its signer
+        # alone (above) is checked against the end of it.
+        slim = slims[position]
         alert_id = slim[ID]
         path = f"alerts/{alert_id}/index.html"
         signed = provenance.get(alert_id)
-        # Commit and fingerprint hold no NUL, so the last part reads back one way only.
-        signature = (
-            "\0-"
-            if signed is None
-            else f"\0{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
-        )
-        if (
-            dirty_alerts is not None
-            and position not in dirty_alerts
-            and unchanged_ending is not None
-            and unchanged_ending(path, signature)
-        ):
-            continue
+        signature = _signature(signed)
         attached = slim[ATTACHMENTS]
         sized = repr([sizes.get(name) for name in attached]) if attached else ""
         key = f"{line(position)}\0{threads(alert_id, '')}\0{sized}{signature}"
@@ -442,6 +439,14 @@ def plan_pages(
             digest("month", month_repr(link), _name(newer), _name(older), text(positions)),
             _month_context(link, members(positions), newer, older),
         )
+
+
+def _signature(signed: Provenance | None) -> str:
+    """The last part of an alert page's key: who signed it. Commit and fingerprint hold no
+    NUL, so it reads back one way only."""
+    if signed is None:
+        return "\0-"
+    return f"\0{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
 
 
 def _name(link: MonthLink | None) -> str:

@@ -35,11 +35,14 @@ class Site:
             return True
         return False
 
-    def unchanged_ending(self, path: str, ending: str) -> bool:
-        if self.published.get(path, "").endswith(ending):
-            self.kept.add(path)
-            return True
-        return False
+    def unchanged_endings(self, paths: list[str], endings: list[str]) -> list[int]:
+        missed = []
+        for position, (path, ending) in enumerate(zip(paths, endings, strict=True)):
+            if self.published.get(path, "\n").endswith(ending):
+                self.kept.add(path)
+            else:
+                missed.append(position)
+        return missed
 
     def carry(self, folder: str) -> None:
         self.carried.add(folder)
@@ -68,7 +71,7 @@ class Site:
                 unchanged=self.unchanged,
                 basis=basis,
                 carry=self.carry,
-                unchanged_ending=self.unchanged_ending,
+                unchanged_endings=self.unchanged_endings,
                 published_key=self.published_key,
             )
         )
