@@ -25,9 +25,10 @@ from .journal import collector_paused
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import Basis, ItemKeys, Members, Page, PagePlan, plan_pages
+from .pages import ItemKeys, Members, Page, PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
+from .touched import Basis
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
@@ -165,11 +166,8 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.now,
             provenance=self.provenance,
             items=self.items,
-            unchanged=output.unchanged,
+            published=output,
             basis=basis,
-            carry=output.carry,
-            unchanged_endings=output.unchanged_endings,
-            published_key=output.published_key,
         ):
             self.emit_page(page)
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain, islice
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 from .collection import AlertCollection
 from .index import (
@@ -33,7 +32,6 @@ from .index import (
     SCOPES,
     SHA,
     STATUS,
-    UPDATES,
     WITHDRAWN,
     Slim,
     flags,
@@ -43,6 +41,7 @@ from .index import (
 from .model import Alert, Level, Provenance
 from .registry import Registry
 from .settings import CascadeSettings
+from .touched import Basis, touched, touched_alerts
 
 
 @dataclass(frozen=True)
@@ -220,13 +219,13 @@ _RANK = {level.value: level.rank for level in Level}
 _YEAR_KEY = 128
 
 
-class Basis(NamedTuple):
-    """What the last build that published the site saw, for planning only what changed:
-    the slim records of the files changed since (before, after; None where there was or is
-    no alert) and its clock, in microseconds."""
+class Published(Protocol):
+    """What the writer (SiteOutput) knows of the published site, for planning."""
 
-    changes: Mapping[str, tuple[Slim | None, Slim | None]]
-    now_us: int
+    def unchanged(self, rel: str, key: str) -> bool: ...
+    def unchanged_endings(self, rels: list[str], endings: list[str]) -> list[int]: ...
+    def published_key(self, rel: str) -> str | None: ...
+    def carry(self, folder: str) -> None: ...
 
 
 def plan_pages(
@@ -236,209 +235,257 @@ def plan_pages(
     now: datetime,
     provenance: Mapping[str, Provenance] | None = None,
     items: ItemKeys | None = None,
-    unchanged: Callable[[str, str], bool] | None = None,
+    published: Published | None = None,
     basis: Basis | None = None,
-    carry: Callable[[str], None] | None = None,
-    unchanged_endings: Callable[[list[str], list[str]], list[int]] | None = None,
-    published_key: Callable[[str], str | None] | None = None,
 ) -> Iterator[Page]:
-    """Every page; with `unchanged(path, key)` (the writer's), no alert page it says is
-    unchanged: those are most of an archive's pages, and need no Page or context made.
+    """Every page, or with the `published` site, those that may have changed.
 
     Keys come from the alerts' slim records (index.py), so planning builds no Alert: a
     listing's members are positions in the collection, turned into Alerts only by a page
-    that is rendered and needs them.
+    that is rendered and needs them. An alert page the writer says is unchanged makes no
+    Page or context (most of an archive's pages are alert pages).
 
-    With the `basis` of the build that published the site and the writer's `carry`, the
-    listings of a sector, level or month that nothing in the basis touched are not planned
-    at all: their folder is carried as it is. (One new alert still touches every year of
-    its sectors and level: each year's page shows the counts of all years.) With the
-    writer's `unchanged_endings` too, the page of an alert the basis does not name, whose
-    badges the clock left alone and which has no attachments, is kept if only its signer
-    is as it was: the one input of its page that nothing here tracks. With the writer's
-    `published_key` as well, a year's list none of whose alerts changed is known by the
-    digest its published key holds, not gathered again.
+    With the `basis` of the build that published the site too (touched.py), the listings
+    of a sector, level or month that nothing in the basis touched are not planned: their
+    folder is carried as it is. (One new alert still touches every year of its sectors and
+    level: each year's page shows the counts of all years; a year's list none of whose
+    alerts changed is known by the digest its published key holds.) The page of an alert
+    the basis does not name, in no thread it touched, without attachments and whose badges
+    the clock left alone, is kept if its signer is as it was: the one input of its page
+    that nothing here tracks.
     """
-    provenance = provenance or {}
-    window = settings.current_window_days
-    latest_n = settings.home_latest
-    alerts = collection.alerts
-    keys = items or ItemKeys(now, window)
-    if collection.slims is not None:
-        slims, sizes = collection.slims, collection.sizes
-    else:
-        slims = [slim_of(alert, registry.sectors) for alert in alerts]
-        sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
-    # Every listing's count: one C loop over the archive's memberships.
-    counts = Counter(chain.from_iterable([slim[GROUPS] for slim in slims]))
-    month_counts = {group: n for group, n in counts.items() if group.startswith("archive/")}
-    years_of: defaultdict[str, dict[int, int]] = defaultdict(dict)
-    for group, n in counts.items():
-        if not group.startswith("archive/"):
-            scope, _, year = group.rpartition("/")
-            years_of[scope][int(year)] = n
-    dirty_scopes: set[str] | None = None  # None: every one
-    dirty_months: set[str] | None = None
-    dirty_alerts: set[int] | None = None
-    wanted: set[str] | None = None  # the listings whose members are gathered; None: all
-    if basis is not None and carry is not None:
-        flipped = list(_flipped(slims, basis.now_us, keys))
-        dirty_scopes, dirty_months, wanted = _touched(basis, slims, month_counts, flipped)
-        if published_key is None:
-            wanted.update(group for group in counts if group.rpartition("/")[0] in dirty_scopes)
-        if unchanged_endings is not None:
-            dirty_alerts = _touched_alerts(basis, collection, slims, flipped)
-    groups = _members(slims, wanted)
-    current_positions = _current(slims, keys)
-    latest_positions = range(min(latest_n, len(slims)))
-    if dirty_alerts is None:
-        lines = keys.slim_lines(slims)
-    else:
-        # Only the lines some key or listing needs (others on demand).
-        needed = set(dirty_alerts)
-        needed.update(current_positions, latest_positions, *groups.values())
-        lines = keys.slim_lines(slims, needed)
+    planner = _Planner(collection, registry, settings, now, provenance or {}, items, published)
+    if basis is not None and published is not None:
+        planner.narrow(basis)
+    return planner.pages()
 
-    def line(position: int) -> str:
-        return lines[position] or keys.slim_line(slims[position])
 
-    def members(positions: Sequence[int]) -> Members:
-        return Members(alerts, positions, line)
+class _Planner:
+    """One build's planning: what every page family shares (see plan_pages)."""
 
-    def text(positions: Sequence[int]) -> str:
-        return "\n".join(map(line, positions))
+    def __init__(
+        self,
+        collection: AlertCollection,
+        registry: Registry,
+        settings: CascadeSettings,
+        now: datetime,
+        provenance: Mapping[str, Provenance],
+        items: ItemKeys | None,
+        published: Published | None,
+    ) -> None:
+        self.collection = collection
+        self.registry = registry
+        self.latest_n = settings.home_latest
+        self.now = now
+        self.provenance = provenance
+        self.keys = items or ItemKeys(now, settings.current_window_days)
+        self.published = published
+        alerts = self.alerts = collection.alerts
+        if collection.slims is not None:
+            self.slims, self.sizes = collection.slims, collection.sizes
+        else:
+            self.slims = [slim_of(alert, registry.sectors) for alert in alerts]
+            self.sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
+        # Every listing's count: one C loop over the archive's memberships.
+        counts = Counter(chain.from_iterable([slim[GROUPS] for slim in self.slims]))
+        self.counts = counts
+        self.month_counts = {g: n for g, n in counts.items() if g.startswith("archive/")}
+        self.years_of: defaultdict[str, dict[int, int]] = defaultdict(dict)
+        for group, n in counts.items():
+            if not group.startswith("archive/"):
+                scope, _, year = group.rpartition("/")
+                self.years_of[scope][int(year)] = n
+        # What may have changed (narrow()): None means everything.
+        self.scopes: set[str] | None = None
+        self.months: set[str] | None = None
+        self.listings: set[str] | None = None  # those whose members are gathered
+        self.touched_alerts: set[int] | None = None
+        self.groups: dict[str, list[int]] = {}
+        self.lines: list[str] = []
 
-    def year_list(group: str, path: str, count: int) -> Members:
+    def narrow(self, basis: Basis) -> None:
+        keys, slims = self.keys, self.slims
+        found = touched(
+            basis, slims, self.month_counts, keys.now_us, keys.now_us - keys.window_start_us
+        )
+        self.scopes, self.months, self.listings = found.scopes, found.months, found.listings
+        self.touched_alerts = touched_alerts(basis, self.collection, slims, found.flipped)
+
+    def pages(self) -> Iterator[Page]:
+        slims, keys = self.slims, self.keys
+        self.groups = _members(slims, self.listings)
+        self.current = _current(slims, keys)
+        self.latest = range(min(self.latest_n, len(slims)))
+        if self.touched_alerts is None:
+            self.lines = keys.slim_lines(slims)
+        else:
+            # Only the lines some key or listing needs (others on demand).
+            needed = set(self.touched_alerts)
+            needed.update(self.current, self.latest, *self.groups.values())
+            self.lines = keys.slim_lines(slims, needed)
+        self.month_links = [
+            MonthLink(int(group[8:12]), int(group[13:15]), count)
+            for group, count in sorted(self.month_counts.items(), reverse=True)
+        ]
+        yield self._home()
+        yield from self._alert_pages()
+        yield from self._scope_pages()
+        yield from self._index_pages()
+        yield from self._month_pages()
+
+    # -- what the families share -----------------------------------------------------------
+
+    def line(self, position: int) -> str:
+        return self.lines[position] or self.keys.slim_line(self.slims[position])
+
+    def members(self, positions: Sequence[int]) -> Members:
+        return Members(self.alerts, positions, self.line)
+
+    def text(self, positions: Sequence[int]) -> str:
+        return "\n".join(map(self.line, positions))
+
+    def _carry(self, folder: str) -> None:
+        assert self.published is not None
+        self.published.carry(folder)
+
+    # -- page families ---------------------------------------------------------------------
+
+    def _home(self) -> Page:
+        alerts, current, latest = self.alerts, self.current, self.latest
+        months = self.month_links[:12]
+        return Page(
+            "index.html",
+            "index.html",
+            digest(
+                "home",
+                self.text(current),
+                self.text(latest),
+                " ".join(map(_month_repr, months)),
+                str(len(self.slims)),
+            ),
+            lambda: {
+                "current": [alerts[p] for p in current],
+                "latest": self.members(latest),
+                "months": months,
+                "total": len(alerts),
+                "page_scope": "all",
+            },
+        )
+
+    def _alert_pages(self) -> Iterator[Page]:
+        slims, provenance, collection = self.slims, self.provenance, self.collection
+        published, touched_alerts = self.published, self.touched_alerts
+        if touched_alerts is None or published is None:
+            planned: Iterable[int] = range(len(slims))
+            threads = collection.thread_keys().get
+        else:
+            # The rest is kept if its signer is as it was: in bulk, as it is most of the
+            # archive.
+            rest = sorted(set(range(len(slims))) - touched_alerts)
+            ids = [slims[position][ID] for position in rest]
+            missed = published.unchanged_endings(
+                [f"alerts/{alert_id}/index.html" for alert_id in ids],
+                list(map(_signature, map(provenance.get, ids))),
+            )
+            planned = sorted(touched_alerts.union(map(rest.__getitem__, missed)))
+            threads = collection.thread_keys([slims[p][ID] for p in planned]).get
+        for position in planned:
+            # The key is the page's inputs as they are (no digest): a page kept on its
+            # signer alone (above) is checked against the end of it.
+            slim = slims[position]
+            alert_id = slim[ID]
+            path = f"alerts/{alert_id}/index.html"
+            signed = provenance.get(alert_id)
+            attached = slim[ATTACHMENTS]
+            sized = repr([self.sizes.get(name) for name in attached]) if attached else ""
+            key = f"{self.line(position)}\0{threads(alert_id, '')}\0{sized}{_signature(signed)}"
+            if published is None or not published.unchanged(path, key):
+                context = partial(_alert_context, collection, position, self.now, signed)
+                yield Page(path, "alert.html", key, context)
+
+    def _scope_pages(self) -> Iterator[Page]:
+        listings: list[tuple[str, str, str, str]] = [
+            ("sectors", sector.slug, sector.name, sector.description)
+            for sector in self.registry.sectors.values()
+        ]
+        listings += [("levels", lv.value, f"{lv.label} alerts", lv.meaning) for lv in Level]
+        for kind, slug, title, description in listings:
+            scope = f"{kind}/{slug}"
+            if self.scopes is not None and scope not in self.scopes:
+                self._carry(f"{scope}/")
+                continue
+            years = sorted(self.years_of.get(scope, {}).items(), reverse=True)
+            latest = _newest(self.slims, scope, self.latest_n, self.groups, years)
+            yield from _listing_pages(
+                kind, slug, title, description, years, self.members(latest), self._year, self.text
+            )
+
+    def _year(self, group: str, path: str, count: int) -> Members:
         """A year's members: gathered, or (unchanged) known by its published digest."""
-        positions = groups.get(group)
+        positions = self.groups.get(group)
         if positions is not None:
-            return members(positions)
-        published = published_key(path) if published_key is not None else None
+            return self.members(positions)
+        published = self.published.published_key(path) if self.published is not None else None
         if published is not None and len(published) == _YEAR_KEY:
             return Members(
-                alerts,
+                self.alerts,
                 None,
-                line,
-                find=partial(_gather, slims, group),
+                self.line,
+                find=partial(_gather, self.slims, group),
                 count=count,
                 digest=published[_YEAR_KEY // 2 :],
             )
-        return members(_gather(slims, group))
+        return self.members(_gather(self.slims, group))
 
-    month_links = [
-        MonthLink(int(group[8:12]), int(group[13:15]), count)
-        for group, count in sorted(month_counts.items(), reverse=True)
-    ]
-
-    def month_repr(link: MonthLink | None) -> str:
-        return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
-
-    yield Page(
-        "index.html",
-        "index.html",
-        digest(
-            "home",
-            text(current_positions),
-            text(latest_positions),
-            " ".join(map(month_repr, month_links[:12])),
-            str(len(slims)),
-        ),
-        lambda: {
-            "current": [alerts[p] for p in current_positions],
-            "latest": members(latest_positions),
-            "months": month_links[:12],
-            "total": len(alerts),
-            "page_scope": "all",
-        },
-    )
-
-    if dirty_alerts is None or unchanged_endings is None:
-        planned: Iterable[int] = range(len(slims))
-        threads = collection.thread_keys().get
-    else:
-        # The rest is kept if its signer is as it was: in bulk, as it is most of the archive.
-        rest = sorted(set(range(len(slims))) - dirty_alerts)
-        ids = [slims[position][ID] for position in rest]
-        missed = unchanged_endings(
-            [f"alerts/{alert_id}/index.html" for alert_id in ids],
-            list(map(_signature, map(provenance.get, ids))),
+    def _index_pages(self) -> Iterator[Page]:
+        scope_counts = {scope: sum(years.values()) for scope, years in self.years_of.items()}
+        sectors = Counter(
+            {slug: scope_counts.get(f"sectors/{slug}", 0) for slug in self.registry.sectors}
         )
-        planned = sorted(dirty_alerts.union(map(rest.__getitem__, missed)))
-        threads = collection.thread_keys([slims[p][ID] for p in planned]).get
-    for position in planned:
-        # The key is the page's inputs as they are (no digest): a page kept on its signer
-        # alone (above) is checked against the end of it.
-        slim = slims[position]
-        alert_id = slim[ID]
-        path = f"alerts/{alert_id}/index.html"
-        signed = provenance.get(alert_id)
-        signature = _signature(signed)
-        attached = slim[ATTACHMENTS]
-        sized = repr([sizes.get(name) for name in attached]) if attached else ""
-        key = f"{line(position)}\0{threads(alert_id, '')}\0{sized}{signature}"
-        if unchanged is None or not unchanged(path, key):
+        yield Page(
+            "sectors/index.html",
+            "sectors.html",
+            digest("sectors", repr(sorted(sectors.items()))),
+            lambda: {"counts": sectors, "page_scope": "all"},
+        )
+        levels = Counter({level: scope_counts.get(f"levels/{level.value}", 0) for level in Level})
+        yield Page(
+            "levels/index.html",
+            "levels.html",
+            digest("levels", repr(sorted((lv.value, n) for lv, n in levels.items()))),
+            lambda: {"counts": levels, "page_scope": "all"},
+        )
+        yield Page("404.html", "404.html", digest("not-found"), lambda: {"page_scope": "all"})
+
+    def _month_pages(self) -> Iterator[Page]:
+        links = self.month_links
+        yield Page(
+            "archive/index.html",
+            "archive.html",
+            digest("archive", " ".join(map(_month_repr, links))),
+            lambda: {"months": links, "page_scope": "all"},
+        )
+        for index, link in enumerate(links):
+            group = link.path[:-1]
+            if self.months is not None and group not in self.months:
+                self._carry(link.path)
+                continue
+            # Its neighbours by name only: their counts are not on this page.
+            newer = links[index - 1] if index > 0 else None
+            older = links[index + 1] if index + 1 < len(links) else None
+            positions = self.groups[group]
             yield Page(
-                path, "alert.html", key, partial(_alert_context, collection, position, now, signed)
+                link.path + "index.html",
+                "month.html",
+                digest(
+                    "month", _month_repr(link), _name(newer), _name(older), self.text(positions)
+                ),
+                _month_context(link, self.members(positions), newer, older),
             )
 
-    listings: list[tuple[str, str, str, str]] = [
-        ("sectors", sector.slug, sector.name, sector.description)
-        for sector in registry.sectors.values()
-    ]
-    listings += [("levels", lv.value, f"{lv.label} alerts", lv.meaning) for lv in Level]
-    for kind, slug, title, description in listings:
-        scope = f"{kind}/{slug}"
-        if dirty_scopes is not None and scope not in dirty_scopes:
-            assert carry is not None
-            carry(f"{scope}/")
-            continue
-        years = sorted(years_of.get(scope, {}).items(), reverse=True)
-        latest = _newest(slims, scope, latest_n, groups, years)
-        yield from _listing_pages(
-            kind, slug, title, description, years, members(latest), year_list, text
-        )
-    scope_counts = {scope: sum(by_year.values()) for scope, by_year in years_of.items()}
-    sector_counts = Counter(
-        {slug: scope_counts.get(f"sectors/{slug}", 0) for slug in registry.sectors}
-    )
-    yield Page(
-        "sectors/index.html",
-        "sectors.html",
-        digest("sectors", repr(sorted(sector_counts.items()))),
-        lambda: {"counts": sector_counts, "page_scope": "all"},
-    )
-    level_counts = Counter({level: scope_counts.get(f"levels/{level.value}", 0) for level in Level})
-    yield Page(
-        "levels/index.html",
-        "levels.html",
-        digest("levels", repr(sorted((lv.value, n) for lv, n in level_counts.items()))),
-        lambda: {"counts": level_counts, "page_scope": "all"},
-    )
 
-    yield Page("404.html", "404.html", digest("not-found"), lambda: {"page_scope": "all"})
-
-    yield Page(
-        "archive/index.html",
-        "archive.html",
-        digest("archive", " ".join(map(month_repr, month_links))),
-        lambda: {"months": month_links, "page_scope": "all"},
-    )
-    for index, link in enumerate(month_links):
-        group = link.path[:-1]
-        if dirty_months is not None and group not in dirty_months:
-            assert carry is not None
-            carry(link.path)
-            continue
-        # Its neighbours by name only: their counts are not on this page.
-        newer = month_links[index - 1] if index > 0 else None
-        older = month_links[index + 1] if index + 1 < len(month_links) else None
-        positions = groups[group]
-        yield Page(
-            link.path + "index.html",
-            "month.html",
-            digest("month", month_repr(link), _name(newer), _name(older), text(positions)),
-            _month_context(link, members(positions), newer, older),
-        )
+def _month_repr(link: MonthLink | None) -> str:
+    return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
 
 
 def _signature(signed: Provenance | None) -> str:
@@ -495,80 +542,6 @@ def _newest(
         if scope in slim[SCOPES]:
             found.append(position)
     return found
-
-
-def _touched(
-    basis: Basis, slims: Sequence[Slim], month_counts: Mapping[str, int], flipped: list[int]
-) -> tuple[set[str], set[str], set[str]]:
-    """The scopes and months whose pages may differ from what the basis published: those of
-    every changed alert as it was and as it is, of every alert whose badges the clock
-    changed since, and the months beside one that appeared or went (their pages link to
-    it); and the listings (scope-years, months) whose members may differ, to gather."""
-    scopes: set[str] = set()
-    months: set[str] = set()
-    listings: set[str] = set()
-    before = Counter(month_counts)
-    for old, new in basis.changes.values():
-        for slim in (old, new):
-            if slim is not None:
-                scopes.update(slim[SCOPES])
-                months.add(slim[GROUPS][-1])
-                listings.update(slim[GROUPS])
-        if new is not None:
-            before[new[GROUPS][-1]] -= 1
-        if old is not None:
-            before[old[GROUPS][-1]] += 1
-    for position in flipped:
-        scopes.update(slims[position][SCOPES])
-        months.add(slims[position][GROUPS][-1])
-        listings.update(slims[position][GROUPS])
-    listed = sorted(month_counts, reverse=True)
-    for month in before.keys() | month_counts.keys():
-        if (before.get(month, 0) > 0) != (month_counts.get(month, 0) > 0):
-            at = bisect_left([-ord_month(m) for m in listed], -ord_month(month))
-            months.update(listed[max(at - 1, 0) : at + 2])
-    return scopes, months, listings | months
-
-
-def ord_month(group: str) -> int:
-    """archive/yyyy/mm as a number that sorts like it."""
-    return int(group[8:12]) * 100 + int(group[13:15])
-
-
-def _flipped(slims: Sequence[Slim], before_us: int, keys: ItemKeys) -> Iterator[int]:
-    """Positions of alerts whose badges (expired, current) differ between the two clocks."""
-    now_us = keys.now_us
-    if before_us == now_us:
-        return
-    window = now_us - keys.window_start_us
-    low, high = min(before_us, now_us), max(before_us, now_us)
-    for position, slim in enumerate(slims):
-        # A badge turns at the expiry or at the end of the current window, nowhere else.
-        expires = slim[EXPIRES]
-        if (expires is not None and low < expires <= high) or (low < slim[ISSUED] + window <= high):
-            yield position
-
-
-def _touched_alerts(
-    basis: Basis, collection: AlertCollection, slims: Sequence[Slim], flipped: list[int]
-) -> set[int]:
-    """Positions of the alerts whose page may differ from what the basis published, the
-    signer aside: every changed alert, every member of a thread one of them is or was in,
-    every alert whose badges the clock turned, and every alert with attachments (their
-    files' sizes are on the page)."""
-    touched = set(flipped)
-    starts: set[str] = set()
-    for old, new in basis.changes.values():
-        for slim in (old, new):
-            if slim is not None:
-                starts.add(slim[ID])
-                if slim[UPDATES] is not None:
-                    starts.add(slim[UPDATES])
-    position = collection.position
-    for member in collection.thread_members(starts):
-        touched.add(position(member))
-    touched.update(i for i, slim in enumerate(slims) if slim[ATTACHMENTS])
-    return touched
 
 
 def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:

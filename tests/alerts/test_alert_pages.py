@@ -12,9 +12,10 @@ import pytest
 from alerts.collection import AlertCollection
 from alerts.index import micros, slim_of
 from alerts.model import Alert, Provenance
-from alerts.pages import Basis, ItemKeys, plan_pages
+from alerts.pages import ItemKeys, plan_pages
 from alerts.registry import Registry
 from alerts.settings import CascadeSettings
+from alerts.touched import Basis
 from alerts.validate import ParsedAlert
 
 NOW = datetime(2017, 4, 25, 12, 0, tzinfo=UTC)
@@ -68,11 +69,8 @@ class Site:
                 now,
                 provenance=provenance,
                 items=ItemKeys(now, 7),
-                unchanged=self.unchanged,
+                published=self,
                 basis=basis,
-                carry=self.carry,
-                unchanged_endings=self.unchanged_endings,
-                published_key=self.published_key,
             )
         )
         self.planned = {page.path: page.key for page in pages}
