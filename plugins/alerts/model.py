@@ -99,8 +99,8 @@ class _Body:
     adds one alert reads only a few of them.
 
     A data descriptor: it wins over the instance dictionary, where the value is kept once
-    known. An alert made by `Alert(...)` has it from the start; one made by
-    `Alert.from_cache` has a loader instead.
+    known. An alert made by `Alert(...)` has it from the start; a CachedAlert has a loader
+    instead.
     """
 
     @overload
@@ -149,16 +149,6 @@ class Alert:
     attachments: tuple[Attachment, ...] = ()
     topics: tuple[str, ...] = ()
     content_hash: str = field(default="", compare=False)
-
-    @classmethod
-    def from_cache(cls, fields: dict[str, Any], load_body: Callable[[Alert], str]) -> Alert:
-        """An alert from fields kept by the content cache (every field but body_html), whose
-        body `load_body(alert)` reads the first time it is asked for. No validation: the
-        fields were validated when the file was parsed."""
-        alert = object.__new__(cls)
-        fields[_BODY_LOADER] = load_body
-        object.__setattr__(alert, "__dict__", fields)
-        return alert
 
     def evolve(self, **changes: Any) -> Alert:
         """dataclasses.replace without reading a body not yet loaded (no validation either:
