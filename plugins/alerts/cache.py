@@ -26,8 +26,6 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from itertools import compress, repeat
-from operator import is_, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -124,24 +122,16 @@ class AlertCache:
         building any Alert; returns the problems of files that have them."""
         self._open(registry)
         self._bodies.content = content
-        entries, changed = self.entries, self._changed
-        # Most files are as they were: find the others with C loops over whole dicts (the
-        # archive's size), then look at those one by one.
-        before = dict(zip(entries, map(itemgetter(0), entries.values()), strict=True))
-        moved = {rel for rel, _ in stamps.items() - before.items()}
-        # No stamp (stat failed) is no proof of anything, even if the entry has none either.
-        moved.update(compress(stamps.keys(), map(is_, stamps.values(), repeat(None))))
-        fresh = self.fresh
-        fresh.update(entries)
-        for rel in (entries.keys() - stamps.keys()) | moved:
-            fresh.pop(rel, None)
-        problems = [
-            Problem(*p) for entry in filter(itemgetter(3), fresh.values()) for p in entry[3] or ()
-        ]
+        entries, fresh, changed = self.entries, self.fresh, self._changed
+        problems: list[Problem] = []
         misses: list[tuple[str, bytes, str, Stamp | None]] = []
-        for rel in moved:
-            stamp = stamps[rel]
+        for rel, stamp in stamps.items():
             entry = entries.get(rel)
+            if entry is not None and stamp is not None and entry[0] == stamp:
+                fresh[rel] = entry
+                if entry[3] is not None:
+                    problems.extend(Problem(*p) for p in entry[3])
+                continue
             try:
                 raw = (content / rel).read_bytes()
             except OSError as exc:
