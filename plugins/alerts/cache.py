@@ -125,13 +125,21 @@ class AlertCache:
         entries, fresh, changed = self.entries, self.fresh, self._changed
         problems: list[Problem] = []
         misses: list[tuple[str, bytes, str, Stamp | None]] = []
-        for rel, stamp in stamps.items():
-            entry = entries.get(rel)
-            if entry is not None and stamp is not None and entry[0] == stamp:
+        # In the journal's order (newest first, as last folded), so that the archive's
+        # order is nearly sorted already; files the journal does not know come last.
+        looked: list[str] = []
+        for rel, entry in entries.items():
+            stamp = stamps.get(rel, _GONE)
+            if stamp is not None and entry[0] == stamp:
                 fresh[rel] = entry
                 if entry[3] is not None:
                     problems.extend(Problem(*p) for p in entry[3])
-                continue
+            elif stamp is not _GONE:
+                looked.append(rel)
+        looked.extend(stamps.keys() - entries.keys())
+        for rel in looked:
+            stamp = stamps[rel]
+            known = entries.get(rel)
             try:
                 raw = (content / rel).read_bytes()
             except OSError as exc:
@@ -141,10 +149,10 @@ class AlertCache:
                 continue
             self.hashed += 1
             digest = hashlib.sha256(raw).hexdigest()
-            if entry is not None and entry[1] == digest:
-                fresh[rel] = changed[rel] = (stamp, *entry[1:])
-                if entry[3] is not None:
-                    problems.extend(Problem(*p) for p in entry[3])
+            if known is not None and known[1] == digest:
+                fresh[rel] = changed[rel] = (stamp, *known[1:])
+                if known[3] is not None:
+                    problems.extend(Problem(*p) for p in known[3])
             else:
                 misses.append((rel, raw, digest, stamp))
 
@@ -247,7 +255,12 @@ class AlertCache:
         changes: dict[str, Any] = dict(self._changed)
         if generation != self.generation:
             changes[_GENERATION] = generation
-        journal.save({**self.fresh, _GENERATION: generation}, changes)
+        if journal.due_to_fold():
+            # Newest first: the next builds read the archive in (nearly) its order.
+            ordered = sorted(self.fresh.items(), key=_order)
+            journal.save({**dict(ordered), _GENERATION: generation}, changes)
+        else:
+            journal.save({**self.fresh, _GENERATION: generation}, changes)
         self.entries = dict(self.fresh)
         self.generation = generation
         self._changed = {}
@@ -399,6 +412,14 @@ class BodyStore:
 
 
 # -- entries -------------------------------------------------------------------------------
+
+_GONE = object()  # not among the files found
+
+
+def _order(item: tuple[str, Entry]) -> str:
+    """Alerts newest first (by their slim records' sort keys), files with problems last."""
+    slim = item[1][2]
+    return slim[0] if slim is not None else "~" + item[0]
 
 
 def _problems(problems: list[Problem]) -> tuple[tuple[Any, ...], ...]:
