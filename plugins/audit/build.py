@@ -12,6 +12,7 @@ from alerts.model import Provenance
 
 from .audit import accept_rewrite, audit_repository, record_publication
 from .errors import AuditError, RepositoryError
+from .gitstream import stop
 from .ledger import Ledger
 from .policy import AuditPolicy
 from .report import AuditReport
@@ -126,12 +127,7 @@ class Uncommitted:
         traceback: TracebackType | None,
     ) -> None:
         process, self._process = self._process, None
-        if process is not None:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+        stop(process)
 
     def result(self) -> list[str]:
         """Wait for git; nothing if it could not tell (not a work tree: the audit says why)."""

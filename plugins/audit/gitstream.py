@@ -336,9 +336,7 @@ class ChangeLog:
         traceback: TracebackType | None,
     ) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)
         for stream in (self._output, self._errors):
             if stream is not None:
                 stream.close()
@@ -441,6 +439,17 @@ def net_changes(repo: Path, base: str, head: str, folder: str) -> list[Change]:
     if index != len(tokens) - 1 and output:
         raise RepositoryError(f"unexpected git diff output in {repo}")
     return changes
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """End a background git that is no longer wanted (killed if it still runs) and reap it."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _unique_commits(commits: Sequence[str]) -> list[str]:
