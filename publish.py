@@ -366,6 +366,9 @@ def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
     settings = _settings_for(args)
     cascade = CascadeSettings.from_pelican(settings)
     stamp.forget(cascade.state_path(Path(str(settings["PATH"]))))
+    if inputs is not None and inputs.walk is not None and _same_folder(settings, inputs):
+        # content/ was walked for the stamp a moment ago: the build need not walk it again.
+        settings["CASCADE_CONTENT_STAMPS"] = inputs.walk
     generator = run_pelican(settings)
     stats = generator.stats
     alerts = generator.loaded.collection.alerts
@@ -380,16 +383,13 @@ def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
     ]
     for notice in notices:
         print(notice)
-    if (
-        inputs is not None
-        and Path(str(settings["OUTPUT_PATH"])) == inputs.output
-        and Path(str(settings["PATH"])).resolve() == inputs.content.resolve()
-    ):
+    if inputs is not None and _same_folder(settings, inputs):
         valid_until = stamp.next_change(
             stamp.alert_boundaries(
                 generator.loaded.collection,
                 cascade.current_window_days,
                 cascade.feed_retention_days,
+                generator.now,
             ),
             generator.now,
         )
@@ -402,6 +402,14 @@ def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
             notices,
         )
     return EXIT_OK
+
+
+def _same_folder(settings: dict[str, object], inputs: stamp.Inputs) -> bool:
+    """Whether the build reads and writes the folders whose inputs were stamped."""
+    return (
+        Path(str(settings["OUTPUT_PATH"])).resolve() == inputs.output
+        and Path(str(settings["PATH"])).resolve() == inputs.content
+    )
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

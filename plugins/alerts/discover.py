@@ -8,7 +8,9 @@ once, for the cache to compare with what it saw last time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Problem
@@ -22,6 +24,78 @@ Stamp = tuple[int, int, int, int]
 
 def stamp_of(stat: os.stat_result) -> Stamp:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+@dataclass(frozen=True)
+class ContentWalk(Mapping[str, Stamp]):
+    """One walk of content/, taken by publish.py for the build stamp and handed to the
+    build, so that an archive's files are stat-ed once per build, not once per reader.
+
+    As a mapping it holds the alert files discovery would find, with their stamps.
+    """
+
+    # Every entry under content/ (folders, links and hidden ones too), by relative POSIX
+    # path, in the order the walk met them: what the build stamp digests.
+    everything: dict[str, Stamp]
+    alerts: dict[str, Stamp] = field(default_factory=dict)
+    # True when nothing under content/ needs discovery's closer look (no symbolic links,
+    # no stray files among the alerts, no folder that could not be read): then `alerts`
+    # is discovery's whole answer and content/ is not listed a second time.
+    plain: bool = True
+
+    def __getitem__(self, rel: str) -> Stamp:
+        return self.alerts[rel]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.alerts)
+
+    def __len__(self) -> int:
+        return len(self.alerts)
+
+
+def walk_content(content: Path) -> ContentWalk:
+    """Stat every entry under `content` once (links not followed)."""
+    everything: dict[str, Stamp] = {}
+    alerts: dict[str, Stamp] = {}
+    plain = True
+    is_dir, is_link = stat.S_ISDIR, stat.S_ISLNK
+    alerts_prefix = ALERTS_DIR + "/"
+    # (relative folder with its slash, the folder, inside a hidden folder?)
+    stack: list[tuple[str, str, bool]] = [("", os.fspath(content), False)]
+    while stack:
+        rel_dir, folder, hidden = stack.pop()
+        in_alerts = not hidden and rel_dir.startswith(alerts_prefix)
+        try:
+            listing = os.scandir(folder)
+        except OSError:
+            plain = False
+            continue
+        with listing:
+            for entry in listing:
+                name = entry.name
+                rel = rel_dir + name
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    plain = False
+                    continue
+                stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                everything[rel] = stamp
+                mode = info.st_mode
+                if is_dir(mode):
+                    # Discovery never reads hidden folders; their files are still inputs
+                    # to the stamp.
+                    stack.append((rel + "/", entry.path, hidden or name[0] == "."))
+                elif hidden:
+                    continue
+                elif is_link(mode):
+                    plain = False
+                elif in_alerts and name[0] != ".":
+                    if name.endswith(".md"):
+                        alerts[rel] = stamp
+                    else:
+                        plain = False
+    return ContentWalk(everything, alerts, plain)
 
 
 def find_alert_files(content: Path) -> tuple[list[str], list[Problem]]:
@@ -40,8 +114,11 @@ def scan_alert_files(
 
     `known`: stamps of regular files (by content-relative path) taken just before, by a
     walk of the same folder (publish.py's build stamp): used instead of a second stat. A
-    stamp taken earlier is safe: a file changed since is hashed again next time.
+    stamp taken earlier is safe: a file changed since is hashed again next time. A plain
+    ContentWalk is the whole answer: the folder is not listed again.
     """
+    if isinstance(known, ContentWalk) and known.plain:
+        return dict(known.alerts), []
     problems: list[Problem] = []
     found: dict[str, Stamp | None] = {}
     _scan(content, "", content.resolve(), found, problems, known or {})

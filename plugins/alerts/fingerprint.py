@@ -5,6 +5,7 @@ When it changes, every cached parse and every written page is stale.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from importlib.metadata import version
@@ -26,8 +27,12 @@ def files_fingerprint(roots: Iterable[Path], patterns: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def code_fingerprint() -> str:
-    """Our plugins' source and the versions of the libraries that shape parsed output."""
+    """Our plugins' source and the versions of the libraries that shape parsed output.
+
+    Read once per process: the build stamp and the build both ask, and code already
+    imported does not change under a running process even if its files do."""
     digest = hashlib.sha256(files_fingerprint([_PLUGINS], ("*.py",)).encode())
     for package in ("markdown", "nh3", "pyyaml"):
         digest.update(f"{package}={version(package)}".encode())

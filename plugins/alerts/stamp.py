@@ -25,13 +25,18 @@ import runpy
 import subprocess
 import sys
 import time
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
+from itertools import chain
+from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any
 
+from .discover import ContentWalk, walk_content
 from .fingerprint import code_fingerprint, files_fingerprint
 from .index import EXPIRES, ISSUED, LATEST, micros, slim_of
 
@@ -57,6 +62,8 @@ class Inputs:
     settled: bool
     # The digest of everything but the ledger.
     without_ledger: str = ""
+    # The walk of content/ the digest was made from, for the build to reuse.
+    walk: ContentWalk | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -103,27 +110,22 @@ def _resolve(config: Path, value: object) -> Path | None:
     return (path if path.is_absolute() else config.resolve().parent / path).resolve()
 
 
-def tree_signature(root: Path, settled_before: float) -> tuple[str, bool]:
-    """A digest of every file's path, size, modification time and inode under `root`.
+def tree_signature(walk: ContentWalk, settled_before: float) -> tuple[str, bool]:
+    """A digest of every entry's path, size, times and inode in `walk`.
 
-    Also says whether every file was last modified before `settled_before` (seconds since
+    Also says whether every entry was last modified before `settled_before` (seconds since
     the epoch): a file written in the same clock tick as the read could change unseen.
+    In the walk's order, not sorted: a folder listed in another order only costs a real
+    build, and sorting an archive's paths would cost more than the rest of the digest.
     """
-    digest = hashlib.sha256()
-    newest = 0
-    stack = [root]
-    entries: list[tuple[str, int, int, int]] = []
-    while stack:
-        folder = stack.pop()
-        with os.scandir(folder) as scan:
-            for entry in scan:
-                info = entry.stat(follow_symlinks=False)
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                entries.append((entry.path, info.st_size, info.st_mtime_ns, info.st_ino))
-                newest = max(newest, info.st_mtime_ns)
-    for path, size, mtime, inode in sorted(entries):
-        digest.update(f"{path}\0{size}\0{mtime}\0{inode}\n".encode("utf-8", "surrogateescape"))
+    everything = walk.everything
+    digest = hashlib.sha256("\0".join(everything).encode("utf-8", "surrogateescape"))
+    numbers = chain.from_iterable(everything.values())
+    try:
+        digest.update(array("q", numbers).tobytes())
+    except OverflowError:  # an inode or time beyond 64 signed bits: rare, slower
+        digest.update(repr(list(everything.values())).encode())
+    newest = max(map(itemgetter(1), everything.values()), default=0)
     return digest.hexdigest(), newest < settled_before * 1e9
 
 
@@ -175,8 +177,9 @@ def read_inputs(
     # The clock is not an input like the others: the stamp's window stands for it.
     timeless = {name: value for name, value in overrides.items() if name != "CASCADE_NOW"}
     settings_key, values = settings_digest(config, timeless)
-    content = content or _resolve(config, values.get("PATH"))
-    output = output or _resolve(config, values.get("OUTPUT_PATH"))
+    # Absolute, as the build's settings have them: the stamp is taken for those folders.
+    content = content.resolve() if content else _resolve(config, values.get("PATH"))
+    output = output.resolve() if output else _resolve(config, values.get("OUTPUT_PATH"))
     theme = _resolve(config, values.get("THEME"))
     if content is None or output is None or theme is None or not content.is_dir():
         return None
@@ -184,7 +187,8 @@ def read_inputs(
         return None
     state_setting = Path(str(values.get("CASCADE_STATE_DIR") or ".cascade"))
     state = state_setting if state_setting.is_absolute() else content.parent / state_setting
-    tree, settled = tree_signature(content, started - RACY_SECONDS)
+    walk = walk_content(content)
+    tree, settled = tree_signature(walk, started - RACY_SECONDS)
     parts = (
         f"format={FORMAT}",
         settings_key,
@@ -199,7 +203,7 @@ def read_inputs(
         git_head(content),
     )
     before = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    return Inputs(content, output, state, _with_ledger(before, state), settled, before)
+    return Inputs(content, output, state, _with_ledger(before, state), settled, before, walk)
 
 
 def _with_ledger(digest: str, state: Path) -> str:
@@ -286,23 +290,34 @@ def next_change(moments: Iterable[int], now: datetime) -> datetime | None:
     return None if later is None else _EPOCH + timedelta(microseconds=later)
 
 
-def alert_boundaries(collection: Any, window_days: int, retention_days: int) -> Iterator[int]:
-    """Every moment at which an alert's place in the site or a feed can change by time alone:
-    it expires, it leaves the current box, it or its latest correction leaves a feed's
-    retention window, or (issued a little in the future) it begins.
+def alert_boundaries(
+    collection: Any, window_days: int, retention_days: int, now: datetime
+) -> Iterator[int]:
+    """The first moment after `now` at which some alert's place in the site or a feed can
+    change by time alone, of each kind: an alert expires, leaves the current box, or it or
+    its latest correction leaves a feed's retention window, or (issued a little in the
+    future) it begins.
 
     Read from the collection's slim records when it has them, so that a build which looked
-    at a handful of alerts does not build every other one just to stamp itself."""
+    at a handful of alerts does not build every other one just to stamp itself; and column
+    by column in C loops (itemgetter, filter, min), as it runs over the whole archive."""
+    after = micros(now)
     window = window_days * _DAY
     retention = retention_days * _DAY
     records = getattr(collection, "slims", None)
     if records is None:
         records = [slim_of(alert, ()) for alert in collection.alerts]
-    for record in records:
-        if record[EXPIRES] is not None:
-            yield record[EXPIRES]
-        issued = record[ISSUED]
-        yield issued
-        yield issued + window
-        yield issued + retention
-        yield record[LATEST] + retention
+    issued = list(map(itemgetter(ISSUED), records))
+    latest = map(itemgetter(LATEST), records)
+    expires = filter(partial(is_not, None), map(itemgetter(EXPIRES), records))
+    # (moments, how long after each moment the boundary falls)
+    for moments, delay in (
+        (expires, 0),
+        (issued, 0),
+        (issued, window),
+        (issued, retention),
+        (latest, retention),
+    ):
+        first = min(filter((after - delay).__lt__, moments), default=None)
+        if first is not None:
+            yield first + delay

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.discover import find_alert_files, scan_alert_files
+from alerts.discover import find_alert_files, scan_alert_files, walk_content
 from alerts.errors import Problem
 
 OUTSIDE = "is a symbolic link to outside content/ (not allowed: copy the file in instead)"
@@ -184,3 +184,44 @@ def test_known_stamps_of_regular_files_are_used_not_those_of_links(content: Path
     assert stamps["alerts/2017/2017-04-20-a.md"] == (0, 1, 2, 3)
     # A link's own stamp says nothing of the file it leads to: that one is stat-ed.
     assert stamps["alerts/2017/2017-04-20-b.md"][3] == target.stat().st_ino
+
+
+def _layout(content: Path) -> None:
+    touch(content, "alerts/2017/2017-04-20-a.md")
+    touch(content, "alerts/2018/05/2018-05-01-b.md")
+    touch(content, "alerts/.drafts/2018-05-02-c.md")  # a hidden folder is not read
+    touch(content, "alerts/2018/.2018-05-03-d.md")  # nor a hidden file
+    touch(content, "sectors.yml")
+    touch(content, "attachments/plan.pdf")
+
+
+def test_a_plain_walk_is_discoverys_whole_answer(content: Path) -> None:
+    _layout(content)
+    walk = walk_content(content)
+    assert walk.plain
+    assert walk.alerts == scan_alert_files(content)[0]
+    assert sorted(walk.alerts) == ["alerts/2017/2017-04-20-a.md", "alerts/2018/05/2018-05-01-b.md"]
+    # The stamp digests everything, hidden or not, folders included.
+    for rel in ("alerts/.drafts/2018-05-02-c.md", "sectors.yml", "attachments", "alerts/2018"):
+        assert rel in walk.everything
+    # Discovery takes the walk's stamps without listing content/ again: a file added
+    # since the walk is seen by the next build, not this one.
+    touch(content, "alerts/2019/2019-01-01-e.md")
+    assert scan_alert_files(content, walk) == (walk.alerts, [])
+    assert "alerts/2019/2019-01-01-e.md" in scan_alert_files(content)[0]
+
+
+@pytest.mark.parametrize("odd", ["stray", "link"])
+def test_a_walk_with_links_or_stray_files_leaves_discovery_to_look(
+    content: Path, outside: Path, odd: str
+) -> None:
+    _layout(content)
+    if odd == "stray":
+        touch(content, "alerts/2018/notes.txt")
+        expected = [Problem("alerts/2018/notes.txt", 1, "file", STRAY)]
+    else:
+        (content / "alerts/2018/2017-04-20-leak.md").symlink_to(outside / "2017-04-20-leak.md")
+        expected = [Problem("alerts/2018/2017-04-20-leak.md", 1, "file", OUTSIDE)]
+    walk = walk_content(content)
+    assert not walk.plain
+    assert scan_alert_files(content, walk)[1] == expected

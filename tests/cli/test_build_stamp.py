@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from alerts import build as alerts_build
-from alerts import stamp
+from alerts import discover, stamp
 from alerts.collection import AlertCollection
 from alerts.index import micros, slim_of
 from alerts.model import Alert, Correction, Level
@@ -246,7 +246,82 @@ def test_next_change_is_the_earliest_boundary_after_now() -> None:
     # correction leaves the 45-day retention window in 1 hour, which comes first
     slims = [slim_of(a, ()) for a in alerts]
     for collection in (AlertCollection.of(alerts), SimpleNamespace(slims=slims)):
-        boundaries = stamp.alert_boundaries(collection, window_days=7, retention_days=45)
+        boundaries = stamp.alert_boundaries(collection, window_days=7, retention_days=45, now=now)
         assert stamp.next_change(boundaries, now) == now + timedelta(hours=1)
     assert stamp.next_change([], now) is None
     assert stamp.next_change([micros(now), micros(now) - 1], now) is None
+
+
+@pytest.mark.parametrize(
+    ("issued_ago", "expires_in", "corrected_ago", "first_in"),
+    [
+        # expires in 2 h, before anything else
+        (timedelta(days=1), timedelta(hours=2), None, timedelta(hours=2)),
+        # issued 3 h from now (within tolerance): it begins then
+        (-timedelta(hours=3), None, None, timedelta(hours=3)),
+        # leaves the 7-day current box in 5 h
+        (timedelta(days=6, hours=19), None, None, timedelta(hours=5)),
+        # leaves the 45-day feed retention window in 6 h
+        (timedelta(days=44, hours=18), None, None, timedelta(hours=6)),
+        # its correction leaves the retention window in 7 h
+        (timedelta(days=90), None, timedelta(days=44, hours=17), timedelta(hours=7)),
+    ],
+)
+def test_each_kind_of_boundary_is_found(
+    issued_ago: timedelta,
+    expires_in: timedelta | None,
+    corrected_ago: timedelta | None,
+    first_in: timedelta,
+) -> None:
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    alert = Alert(
+        id="2026-11-20-x",
+        path="alerts/x.md",
+        title="x",
+        level=Level.AMBER,
+        issued=now - issued_ago,
+        sectors=("retail",),
+        sources=("met-police",),
+        summary="",
+        body_html="",
+        expires=None if expires_in is None else now + expires_in,
+        corrections=() if corrected_ago is None else (Correction(now - corrected_ago, "n"),),
+    )
+    collection = SimpleNamespace(slims=[slim_of(alert, ())])
+    boundaries = stamp.alert_boundaries(collection, window_days=7, retention_days=45, now=now)
+    assert stamp.next_change(boundaries, now) == now + first_in
+
+
+def test_folders_named_relative_to_the_working_folder_are_stamped_too(
+    site: tuple[Path, Path], runs: PelicanRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, output = site
+    monkeypatch.chdir(content.parent)
+    relative = (Path(content.name), Path(output.name))
+    assert build(*relative) == 0  # the stamp was taken for the absolute folders: same inputs
+    assert runs.count == 0
+    (content / "sectors.yml").write_text((content / "sectors.yml").read_text() + "\n")
+    age(content)
+    assert build(*relative) == 0 and runs.count == 1
+    assert build(*relative) == 0 and runs.count == 1  # and that build stamped itself
+
+
+def test_a_real_build_reads_content_once(
+    site: tuple[Path, Path], runs: PelicanRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stamp's walk of content/ is handed to discovery, which does not list it again."""
+    content, output = site
+    source = next(content.glob("alerts/2026/2026-11-18-*.md"))
+    copy = source.with_name(source.name.replace(".md", "-again.md"))
+    copy.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")  # a new alert
+    listed: list[str] = []
+    real_scan = discover._scan
+
+    def counted(content: Path, rel_dir: str, *rest: Any) -> None:
+        listed.append(rel_dir)
+        real_scan(content, rel_dir, *rest)
+
+    monkeypatch.setattr(discover, "_scan", counted)
+    assert build(content, output) == 0
+    assert runs.count == 1 and listed == []
+    assert (output / "alerts" / copy.stem / "index.html").is_file()
