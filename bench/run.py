@@ -216,8 +216,21 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+def compile_bytecode() -> None:
+    """Compile our code to bytecode, as installing a package does (pip compiles what it
+    installs). An editable checkout under PYTHONDONTWRITEBYTECODE=1 (this machine's
+    default) would otherwise compile every plugin module from source in every build, some
+    0.1 s that a deployed publisher does not pay."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "plugins"), str(ROOT / "publish.py")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def run(count: int, runs: int, big: int, hugo: bool) -> dict[str, object]:
     results: dict[str, object] = {"alerts": count, "runs": runs}
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="cascade-bench-") as tmp:
         base = Path(tmp)
         started = time.perf_counter()
