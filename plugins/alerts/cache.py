@@ -26,6 +26,8 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from itertools import compress
+from operator import and_, eq, itemgetter, not_, truth
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +128,16 @@ class AlertCache:
         problems: list[Problem] = []
         misses: list[tuple[str, bytes, str, Stamp | None]] = []
         # In the journal's order (newest first, as last folded), so that the archive's
-        # order is nearly sorted already; files the journal does not know come last.
-        looked: list[str] = []
-        for rel, entry in entries.items():
-            stamp = stamps.get(rel, _GONE)
-            if stamp is not None and entry[0] == stamp:
-                fresh[rel] = entry
-                if entry[3] is not None:
-                    problems.extend(Problem(*p) for p in entry[3])
-            elif stamp is not _GONE:
-                looked.append(rel)
+        # order is nearly sorted already; files the journal does not know come last. C
+        # loops: a file whose stamp is as its entry has it (a stamp of None never is).
+        rels, recorded = list(entries), list(entries.values())
+        now = list(map(stamps.get, rels))
+        same = list(map(and_, map(eq, map(itemgetter(0), recorded), now), map(truth, now)))
+        kept = list(compress(recorded, same))
+        fresh.update(zip(compress(rels, same), kept, strict=True))
+        for entry in compress(kept, map(itemgetter(3), kept)):
+            problems.extend(Problem(*p) for p in entry[3] or ())
+        looked = [rel for rel in compress(rels, map(not_, same)) if rel in stamps]
         looked.extend(stamps.keys() - entries.keys())
         for rel in looked:
             stamp = stamps[rel]
@@ -412,8 +414,6 @@ class BodyStore:
 
 
 # -- entries -------------------------------------------------------------------------------
-
-_GONE = object()  # not among the files found
 
 
 def _order(item: tuple[str, Entry]) -> str:

@@ -28,7 +28,7 @@ from .output import SiteOutput, WriteStats
 from .pages import ItemKeys, Members, Page, PagePlan, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
-from .touched import Basis
+from .touched import Basis, sizes_key
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
@@ -127,7 +127,9 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         basis = self._basis(output.previous_state)
         # Names this build in the manifest and in the content cache: the next build plans
         # from the changes the cache reports only if both were saved by the same build.
-        output.state = f"{secrets.token_hex(8)} {self.items.now_us}"
+        # With its clock and its attachments' sizes, to see what those changed since.
+        sizes = sizes_key(self.loaded.collection.sizes)
+        output.state = f"{secrets.token_hex(8)} {self.items.now_us} {sizes}"
         try:
             self._install_globals()
             with collector_paused():
@@ -175,10 +177,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         """What the build that published the site saw, if the content cache was saved by
         that same build (else its changes are not the site's, and every page is planned)."""
         assert self.loaded is not None
-        generation, _, now_us = (published_by or "").partition(" ")
+        generation, _, rest = (published_by or "").partition(" ")
+        now_us, _, sizes = rest.partition(" ")
         if not generation or generation != self.loaded.saved_by or not now_us.isdigit():
             return None
-        return Basis(self.loaded.changes, int(now_us))
+        return Basis(self.loaded.changes, int(now_us), sizes)
 
     def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
         """Write `path` from `render()` unless `parts`, its inputs, are as last time.

@@ -13,8 +13,10 @@ issued in the author's own offset (as the pages have always grouped them).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from .model import ALL_SECTORS, Alert, Level, Status
@@ -42,6 +44,9 @@ _KEY_BASE = 10**18
 _intern = sys.intern
 GREEN = Level.GREEN.value
 WITHDRAWN = Status.WITHDRAWN.value
+# Listings go by the date in the author's own offset, less than a day from UTC's.
+_DAY_US = 86_400_000_000
+_key = itemgetter(KEY)
 
 
 def micros(moment: datetime) -> int:
@@ -108,3 +113,44 @@ def flags(slim: Slim, now_us: int, window_start_us: int) -> tuple[bool, bool]:
         and slim[ISSUED] > window_start_us
     )
     return expired, current
+
+
+def period_of(group: str) -> tuple[int, int]:
+    """Microseconds since the epoch (UTC) between which every member of the listing
+    `group` (`.../<year>` or `archive/<yyyy>/<mm>`) was issued, [low, high), with a day to
+    spare either side for the authors' offsets."""
+    if group.startswith("archive/"):
+        year, month = int(group[8:12]), int(group[13:15])
+        start = datetime(year, month, 1, tzinfo=UTC)
+        # The first of the next month, or later: the margin covers the difference.
+        end = datetime(year, month, 28, tzinfo=UTC) + timedelta(days=4)
+        end = end.replace(day=1)
+    else:
+        year = int(group.rpartition("/")[2])
+        start = datetime(year, 1, 1, tzinfo=UTC)
+        end = datetime(year, 12, 31, tzinfo=UTC) + timedelta(days=1)
+    return micros(start) - _DAY_US, micros(end) + _DAY_US
+
+
+def issued_between(slims: Sequence[Slim], low_us: int, high_us: int) -> range:
+    """Positions of the slim records (newest first, as sorted by their keys) of the alerts
+    issued at or after `low_us` and before `high_us`: one run, found by bisection."""
+    # A key's number is _KEY_BASE - issued: issued < high means number >= base - high + 1,
+    # and any key starting with that number sorts after the number alone.
+    first = bisect_left(slims, f"{_KEY_BASE - high_us + 1:019d}", key=_key)
+    last = bisect_left(slims, f"{_KEY_BASE - low_us + 1:019d}", lo=first, key=_key)
+    return range(first, last)
+
+
+def members_of(slims: Sequence[Slim], groups: Iterable[str]) -> dict[str, list[int]]:
+    """The positions of the members of each of `groups` (listings of years and months),
+    newest first: only the alerts issued within their periods are looked at."""
+    wanted = set(groups)
+    found: dict[str, list[int]] = {group: [] for group in wanted}
+    positions: set[int] = set()
+    positions.update(*(issued_between(slims, *period_of(group)) for group in wanted))
+    for position in sorted(positions):
+        for group in slims[position][GROUPS]:
+            if group in wanted:
+                found[group].append(position)
+    return {group: members for group, members in found.items() if members}

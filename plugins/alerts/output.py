@@ -25,6 +25,8 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import and_, not_
 from pathlib import Path
 
 from .errors import BuildError
@@ -113,15 +115,18 @@ class SiteOutput:
     def unchanged_endings(self, rels: list[str], endings: list[str]) -> list[int]:
         """`unchanged` for a caller that knows every input of each of `rels` but the last
         part of its key is as it was: keeps those whose key ends with their `endings`, and
-        returns the positions of the others (to plan in full). One call for thousands."""
+        returns the positions of the others (to plan in full). One call for thousands, in C
+        loops (no Python function is called per file)."""
+        if len(rels) != len(endings):
+            raise ValueError("one ending per file")
         previous, planned = self.previous, self.planned
-        missed: list[int] = []
-        for position, (rel, ending) in enumerate(zip(rels, endings, strict=True)):
-            before = previous.get(rel)
-            if before is None or rel in planned or not before.endswith(ending):
-                missed.append(position)  # emit() reports a file planned twice
-            else:
-                planned[rel] = before
+        befores = list(map(previous.get, rels, repeat("")))
+        kept = list(map(str.endswith, befores, endings))
+        if not planned.keys().isdisjoint(rels):
+            # Planned already: emit() reports it when it is planned again.
+            kept = list(map(and_, kept, map(not_, map(planned.__contains__, rels))))
+        missed = list(compress(range(len(rels)), map(not_, kept)))
+        planned.update(zip(compress(rels, kept), compress(befores, kept), strict=True))
         self.kept += len(rels) - len(missed)
         return missed
 

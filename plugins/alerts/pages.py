@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from itertools import chain, islice
+from itertools import chain, filterfalse, islice, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol, overload
 
 from .collection import AlertCollection
@@ -29,19 +30,21 @@ from .index import (
     ID,
     ISSUED,
     LEVEL,
-    SCOPES,
     SHA,
     STATUS,
     WITHDRAWN,
     Slim,
     flags,
+    issued_between,
+    members_of,
     micros,
+    period_of,
     slim_of,
 )
 from .model import Alert, Level, Provenance
 from .registry import Registry
 from .settings import CascadeSettings
-from .touched import Basis, touched, touched_alerts
+from .touched import Basis, sizes_key, touched, touched_alerts
 
 
 @dataclass(frozen=True)
@@ -247,9 +250,10 @@ def plan_pages(
 
     With the `basis` of the build that published the site too (touched.py), the listings
     of a sector, level or month that nothing in the basis touched are not planned: their
-    folder is carried as it is. (One new alert still touches every year of its sectors and
-    level: each year's page shows the counts of all years; a year's list none of whose
-    alerts changed is known by the digest its published key holds.) The page of an alert
+    folder is carried as it is. (In a sector or level it touched, a year's page shows no
+    other year's count, so one new alert re-renders its own year's page and the scope's;
+    a year's list none of whose alerts changed is known by the digest its published key
+    holds.) The page of an alert
     the basis does not name, in no thread it touched, without attachments and whose badges
     the clock left alone, is kept if its signer is as it was: the one input of its page
     that nothing here tracks.
@@ -287,7 +291,7 @@ class _Planner:
             self.slims = [slim_of(alert, registry.sectors) for alert in alerts]
             self.sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
         # Every listing's count: one C loop over the archive's memberships.
-        counts = Counter(chain.from_iterable([slim[GROUPS] for slim in self.slims]))
+        counts = Counter(chain.from_iterable(map(itemgetter(GROUPS), self.slims)))
         self.counts = counts
         self.month_counts = {g: n for g, n in counts.items() if g.startswith("archive/")}
         self.years_of: defaultdict[str, dict[int, int]] = defaultdict(dict)
@@ -309,7 +313,9 @@ class _Planner:
             basis, slims, self.month_counts, keys.now_us, keys.now_us - keys.window_start_us
         )
         self.scopes, self.months, self.listings = found.scopes, found.months, found.listings
-        self.touched_alerts = touched_alerts(basis, self.collection, slims, found.flipped)
+        self.touched_alerts = touched_alerts(
+            basis, self.collection, slims, found.flipped, sizes_key(self.sizes)
+        )
 
     def pages(self) -> Iterator[Page]:
         slims, keys = self.slims, self.keys
@@ -380,12 +386,12 @@ class _Planner:
             threads = collection.thread_keys().get
         else:
             # The rest is kept if its signer is as it was: in bulk, as it is most of the
-            # archive.
-            rest = sorted(set(range(len(slims))) - touched_alerts)
-            ids = [slims[position][ID] for position in rest]
+            # archive (C loops only: no function of ours is called per alert).
+            rest = list(filterfalse(touched_alerts.__contains__, range(len(slims))))
+            ids = list(map(itemgetter(ID), map(slims.__getitem__, rest)))
             missed = published.unchanged_endings(
-                [f"alerts/{alert_id}/index.html" for alert_id in ids],
-                list(map(_signature, map(provenance.get, ids))),
+                list(map(_ALERT_PAGE.format, ids)),
+                list(map(_SIGNATURE.format, map(provenance.get, ids, repeat(_UNSIGNED)))),
             )
             planned = sorted(touched_alerts.union(map(rest.__getitem__, missed)))
             threads = collection.thread_keys([slims[p][ID] for p in planned]).get
@@ -394,7 +400,7 @@ class _Planner:
             # signer alone (above) is checked against the end of it.
             slim = slims[position]
             alert_id = slim[ID]
-            path = f"alerts/{alert_id}/index.html"
+            path = _ALERT_PAGE.format(alert_id)
             signed = provenance.get(alert_id)
             attached = slim[ATTACHMENTS]
             sized = repr([self.sizes.get(name) for name in attached]) if attached else ""
@@ -488,12 +494,16 @@ def _month_repr(link: MonthLink | None) -> str:
     return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
 
 
+_ALERT_PAGE = "alerts/{}/index.html"
+# The last part of an alert page's key: who signed it (a format, so that a C loop can make
+# it for the whole archive). Commit and fingerprint hold no NUL, so it reads back one way
+# only; no commit is called "-".
+_SIGNATURE = "\0{0.commit}\0{0.signer_fingerprint}\0{0.signer_name}"
+_UNSIGNED = Provenance("-", "", "")
+
+
 def _signature(signed: Provenance | None) -> str:
-    """The last part of an alert page's key: who signed it. Commit and fingerprint hold no
-    NUL, so it reads back one way only."""
-    if signed is None:
-        return "\0-"
-    return f"\0{signed.commit}\0{signed.signer_fingerprint}\0{signed.signer_name}"
+    return _SIGNATURE.format(signed or _UNSIGNED)
 
 
 def _name(link: MonthLink | None) -> str:
@@ -502,25 +512,23 @@ def _name(link: MonthLink | None) -> str:
 
 def _members(slims: Sequence[Slim], wanted: set[str] | None) -> dict[str, list[int]]:
     """The members of listings, as positions in newest-first order: of every listing, or
-    of the `wanted` ones."""
+    of the `wanted` ones (looking only at the alerts issued in their years and months)."""
+    if wanted is not None:
+        return members_of(slims, wanted)
     groups: defaultdict[str, list[int]] = defaultdict(list)
-    if wanted is None:
-        for position, slim in enumerate(slims):
-            for group in slim[GROUPS]:
-                groups[group].append(position)
-        return groups
     for position, slim in enumerate(slims):
-        listed = slim[GROUPS]
-        if not wanted.isdisjoint(listed):
-            for group in listed:
-                if group in wanted:
-                    groups[group].append(position)
+        for group in slim[GROUPS]:
+            groups[group].append(position)
     return groups
 
 
 def _gather(slims: Sequence[Slim], group: str) -> list[int]:
     """The members of one listing (when a page that was thought unchanged needs them)."""
-    return [position for position, slim in enumerate(slims) if group in slim[GROUPS]]
+    return [
+        position
+        for position in issued_between(slims, *period_of(group))
+        if group in slims[position][GROUPS]
+    ]
 
 
 def _newest(
@@ -530,18 +538,24 @@ def _newest(
     groups: Mapping[str, list[int]],
     years: list[tuple[int, int]],
 ) -> list[int]:
-    """The newest `n` members of a scope: from its years' gathered members if they hold
-    them, else by walking the archive from the newest alert until `n` are found."""
-    lists = [groups.get(f"{scope}/{year}") for year, _ in years]
-    if all(members is not None for members in lists):
-        return list(islice(heapq.merge(*lists), n))  # type: ignore[arg-type]
-    found: list[int] = []
-    for position, slim in enumerate(slims):
-        if len(found) >= n:
+    """The newest `n` members of a scope: those of its newest years (`years`, newest first,
+    with their counts) that hold `n`, and of the year before them. An alert's year is in
+    its author's offset, so a year's alerts and the next year's may interleave near New
+    Year, but never two years apart."""
+    chosen: list[int] = []
+    held = 0
+    for year, count in years:
+        if held >= n and (not chosen or year < chosen[-1] - 1):
             break
-        if scope in slim[SCOPES]:
-            found.append(position)
-    return found
+        chosen.append(year)
+        if held >= n:
+            break
+        held += count
+    lists = []
+    for year in chosen:
+        members = groups.get(f"{scope}/{year}")
+        lists.append(_gather(slims, f"{scope}/{year}") if members is None else members)
+    return list(islice(heapq.merge(*lists), n))
 
 
 def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:
@@ -595,18 +609,22 @@ def _listing_pages(
 ) -> Iterator[Page]:
     """A page per scope (its newest alerts, then year links) and a page per scope-year.
 
-    A year page's key is two digests: of what it shares with its scope's pages (the year
-    counts among them) and of its list, so that a list can be known by its digest alone.
+    A year page's key is two digests: of what it shares with its scope's other year pages
+    (the years, not their counts) and of its list, so that a list can be known by its
+    digest alone.
     """
     total = sum(count for _, count in years)
     base = {"kind": kind, "slug": slug, "title": title, "description": description}
-    head = repr((kind, slug, title, description, years))
     yield Page(
         f"{kind}/{slug}/index.html",
         "listing.html",
-        digest(head, str(total), text(latest.positions)),
+        digest(repr((kind, slug, title, description, years)), str(total), text(latest.positions)),
         _listing_context(base, latest, years, None, total),
     )
+    # A year's page links every year but shows no count but its own: it changes only with
+    # its own year's list (or when a year appears or goes).
+    named: list[tuple[int, int | None]] = [(year, None) for year, _ in years]
+    head = repr((kind, slug, title, description, named))
     for year, count in years:
         path = f"{kind}/{slug}/{year}/index.html"
         members = year_list(f"{kind}/{slug}/{year}", path, count)
@@ -614,14 +632,14 @@ def _listing_pages(
             path,
             "listing.html",
             digest(head, str(year)) + members.digest,
-            _listing_context(base, members, years, year, count),
+            _listing_context(base, members, named, year, count),
         )
 
 
 def _listing_context(
     base: dict[str, Any],
     alerts: Members,
-    years: list[tuple[int, int]],
+    years: Sequence[tuple[int, int | None]],
     year: int | None,
     total: int,
 ) -> Callable[[], dict[str, Any]]:

@@ -15,7 +15,7 @@ from alerts.model import Alert, Provenance
 from alerts.pages import ItemKeys, plan_pages
 from alerts.registry import Registry
 from alerts.settings import CascadeSettings
-from alerts.touched import Basis
+from alerts.touched import Basis, sizes_key
 from alerts.validate import ParsedAlert
 
 NOW = datetime(2017, 4, 25, 12, 0, tzinfo=UTC)
@@ -171,3 +171,45 @@ def test_pages_planned_from_a_basis_have_the_keys_a_full_plan_gives(
     for path, key in site.planned.items():
         assert full.planned[path] == key, path
     assert {p for p, k in site.published.items() if full.planned.get(p) != k} == set()
+
+
+def test_a_new_alert_touches_its_own_year_page_not_the_other_years(
+    make: Make, registry: Registry
+) -> None:
+    old = [
+        make(f"a{year}", f"{year}-03-10T10:00:00+01:00", sectors="[retail]")
+        for year in (2015, 2016, 2017)
+    ]
+    new_one = make("new", "2017-04-20T10:00:00+01:00", sectors="[retail]")
+    site = Site()
+    site.plan(old, registry)
+    before = dict(site.published)
+    site.plan(
+        [*old, new_one], registry, basis=Basis(change(registry, (None, new_one)), micros(NOW))
+    )
+    changed = {p for p, key in site.planned.items() if before.get(p) != key}
+    assert {"sectors/retail/index.html", "sectors/retail/2017/index.html"} <= changed
+    assert not {"sectors/retail/2016/index.html", "sectors/retail/2015/index.html"} & changed
+    assert not {"levels/red/2016/index.html", "levels/red/2015/index.html"} & changed
+
+
+def test_alerts_with_attachments_are_planned_only_when_a_size_changed(
+    make: Make, registry: Registry
+) -> None:
+    attached = make("attached", "2017-04-20T10:00:00+01:00", attachments='["plan.pdf"]')
+    plain = make("plain", "2017-04-21T10:00:00+01:00")
+    sized = replace(attached, attachments=(replace(attached.attachments[0], size=10),))
+    site = Site()
+    site.plan([sized, plain], registry)
+    same = Basis({}, micros(NOW), sizes_key({"plan.pdf": 10}))
+    assert site.plan([sized, plain], registry, basis=same) == []
+    grown = replace(attached, attachments=(replace(attached.attachments[0], size=12),))
+    assert site.plan([grown, plain], registry, basis=same) == [
+        "alerts/2017-04-20-attached/index.html"
+    ]
+    # A basis that does not say which sizes it saw (a build before they were recorded).
+    regrown = replace(attached, attachments=(replace(attached.attachments[0], size=14),))
+    unknown = Basis({}, micros(NOW))
+    assert site.plan([regrown, plain], registry, basis=unknown) == [
+        "alerts/2017-04-20-attached/index.html"
+    ]

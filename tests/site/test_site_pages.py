@@ -147,6 +147,31 @@ def test_sector_page_lists_its_alerts_and_all(page: Page, raw: list[Raw], slug: 
         assert listed_ids(year_page) == [a.id for a in mine if a.issued.year == year]
 
 
+@pytest.mark.parametrize("scope", ["sectors/retail", "sectors/transport", "levels/red"])
+def test_year_links_count_on_the_scope_page_and_reach_every_year_from_each_year(
+    page: Page, raw: list[Raw], scope: str
+) -> None:
+    kind, slug = scope.split("/")
+    mine = [
+        a
+        for a in raw
+        if (a.level == slug if kind == "levels" else slug in a.sectors or a.sectors == ["all"])
+    ]
+    counts = {y: sum(a.issued.year == y for a in mine) for y in {a.issued.year for a in mine}}
+    years = sorted(counts, reverse=True)
+    assert len(years) >= 2
+    items = [li.text_content().strip() for li in page(f"{scope}/").cssselect(".year-links li")]
+    assert items == [f"{year} ({counts[year]})" for year in years]
+    for year in years:
+        # No other year's count: one new alert changes its own year's page only.
+        tree = page(f"{scope}/{year}/")
+        items = [li.text_content().strip() for li in tree.cssselect(".year-links li")]
+        assert items == [str(y) for y in years]
+        links = {a.get("href") for a in tree.cssselect(".year-links a")}
+        assert links == {f"/{scope}/{y}/" for y in years if y != year}
+        assert f"All {counts[year]} alerts in {year}" in tree.text_content()
+
+
 def test_sector_index_links_every_sector(page: Page) -> None:
     slugs = sector_slugs(ROOT / "content")
     assert len(slugs) == 25
