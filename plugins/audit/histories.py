@@ -62,14 +62,8 @@ class AlertHistories:
 
     def digests(self) -> dict[str, str]:
         """Every alert's digest, straight from the columns."""
-        text = self.columns.digests
-        found = dict(
-            zip(
-                self.columns.ids,
-                (text[start : start + DIGEST_SIZE] for start in range(0, len(text), DIGEST_SIZE)),
-                strict=True,
-            )
-        )
+        columns = self.columns
+        found = dict(zip(columns.ids, columns_of(columns.digests, DIGEST_SIZE), strict=True))
         found.update((alert, entry.digest) for alert, entry in self.changes.items())
         return found
 
@@ -130,6 +124,15 @@ class AlertHistories:
             return self.journal.open("rb")
         except OSError as error:
             raise AuditError(f"{self.journal}: cannot be read ({error})") from None
+
+
+def columns_of(text: str, width: int) -> Iterator[str]:
+    """`text` cut into pieces of `width` characters, in C loops (no Python call per piece):
+    a state holds an archive's digests and commits as one string each."""
+    length = len(text)
+    return map(
+        text.__getitem__, map(slice, range(0, length, width), range(width, length + 1, width))
+    )
 
 
 def _line_at(journal: Any, offset: int) -> bytes:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from functools import cached_property
+from itertools import compress, repeat
+from operator import getitem, itemgetter
+from typing import Final
 
 from alerts.model import Provenance
 
 from .bulk import collector_paused
 from .columns import Latest
-from .histories import AlertHistories
+from .histories import AlertHistories, columns_of
 from .journal import DIGEST_SIZE
 from .report import Revision
+
+_STEM: Final = slice(None, -3)  # an alert file's name without ".md"
 
 
 class RevisionMap(Mapping[str, tuple[Revision, ...]]):
@@ -80,6 +86,11 @@ class RevisionMap(Mapping[str, tuple[Revision, ...]]):
         return found
 
     @property
+    def salt(self) -> str:
+        """What `digest` adds to every alert's digest: which commits are withdrawn."""
+        return self._salt
+
+    @property
     def histories(self) -> AlertHistories:
         return self._histories
 
@@ -118,12 +129,14 @@ class ProvenanceMap(Mapping[str, Provenance]):
 
     @cached_property
     def _ids(self) -> list[str]:
-        return [alert for alert in self._at_head if alert in self._revisions]
+        return [alert for alert in self._revisions if alert in self._at_head]
 
     @cached_property
-    def _at_head(self) -> dict[str, None]:
-        # Inlined alert_id (every path is an alert file, `.../<id>.md`): an archive's worth.
-        return {path[path.rindex("/") + 1 : -3]: None for path in self._paths}
+    def _at_head(self) -> frozenset[str]:
+        # Inlined alert_id (every path is an alert file, `.../<id>.md`), in C loops: an
+        # archive's worth.
+        names = map(itemgetter(2), map(str.rpartition, self._paths, repeat("/")))
+        return frozenset(map(getitem, names, repeat(_STEM)))
 
     def __getitem__(self, alert: str) -> Provenance:
         latest = self._revisions.latest(alert) if alert in self._at_head else None
@@ -142,25 +155,61 @@ class ProvenanceMap(Mapping[str, Provenance]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def verified(self) -> dict[str, Provenance]:
-        """The provenance of the alerts whose latest change verified."""
+    def verified(self, *, all_at_head: bool = False) -> dict[str, Provenance]:
+        """The provenance of the alerts whose latest change verified.
+
+        Pages look every alert's up, so it is made for the whole archive: from the state's
+        columns in C loops (no Python call per alert), then the few alerts changed since
+        they were written, the alerts no longer at HEAD and withdrawn commits on top.
+        `all_at_head`: the caller knows that every alert with revisions is at HEAD (no
+        alert file was deleted or renamed away), so that need not be checked path by path.
+        """
         with collector_paused():
-            at_head, withdrawn = self._at_head, self._revisions.withdrawn
-            return {
-                alert: _verified_provenance(commit, fingerprint, email)
-                for alert, commit, (fingerprint, email, verified) in (
-                    self._revisions.histories.latest_rows()
+            histories = self._revisions.histories
+            columns = histories.columns
+            signers = columns.signers
+            good = [bool(verified and fingerprint) for fingerprint, _, verified in signers]
+            keep = list(map(good.__getitem__, columns.latest))
+            rows = list(compress(map(signers.__getitem__, columns.latest), keep))
+            found = dict(
+                zip(
+                    compress(columns.ids, keep),
+                    _provenances(
+                        compress(columns_of(columns.commits, columns.width), keep),
+                        map(itemgetter(0), rows),
+                        map(itemgetter(1), rows),
+                        len(rows),
+                    ),
+                    strict=True,
                 )
-                if verified and fingerprint and alert in at_head and commit not in withdrawn
-            }
+            )
+            for alert, entry in histories.changes.items():
+                found.pop(alert, None)
+                last = entry.latest
+                if last.verified and last.signer_fingerprint:
+                    found[alert] = _provenance(last)
+            if not all_at_head:
+                for alert in found.keys() - self._at_head:
+                    del found[alert]
+            withdrawn = self._revisions.withdrawn
+            if withdrawn:  # rare: a revocation while commits await publication
+                found = {a: p for a, p in found.items() if p.commit not in withdrawn}
+            return found
 
 
-def _verified_provenance(commit: str, fingerprint: str, email: str) -> Provenance:
-    """Provenance(commit, fingerprint, email), made as unpickling makes it: a frozen
-    dataclass's __init__ costs twice as much, and a build makes one per alert."""
-    provenance: Provenance = object.__new__(Provenance)
-    provenance.__dict__.update(commit=commit, signer_fingerprint=fingerprint, signer_name=email)
-    return provenance
+def _provenances(
+    commits: Iterable[str], fingerprints: Iterable[str], emails: Iterable[str], count: int
+) -> list[Provenance]:
+    """Provenance(commit, fingerprint, email) for each, made as unpickling makes them and in
+    C loops: a frozen dataclass's __init__ is a Python call, and a build makes one per alert."""
+    made = list(map(object.__new__, repeat(Provenance, count)))
+    for name, values in (
+        ("commit", commits),
+        ("signer_fingerprint", fingerprints),
+        ("signer_name", emails),
+    ):
+        deque(map(object.__setattr__, made, repeat(name), values), maxlen=0)
+    return made
 
 
 def _provenance(latest: Latest) -> Provenance:

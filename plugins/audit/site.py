@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from itertools import repeat
+from operator import getitem, itemgetter
+from typing import Any, Final
 
+from alerts.index import ID, SHA
 from alerts.pages import Page, PagePlan
 
 from .build import BuildAudit, audit_build, verified_provenance
 from .bulk import collector_paused
-from .report import AuditReport
+from .journal import DIGEST_SIZE
 
 AUDIT_PAGE = "audit/index.html"
 AUDIT_JSON = "audit/audit.json"
 LEDGER_JSON = "audit/ledger.json"
+HISTORY_PAGE = "alerts/{}/history/index.html"
+# A history page's key: its file's digest (the first 32 hex digits of its SHA-256), its
+# revisions' digest (or a stand-in as long, that no digest is) and a tail every page shares.
+_KEY: Final = "{}{}{}"
+_FILE: Final = slice(None, 32)
+_NO_HISTORY: Final = "-" * DIGEST_SIZE
+_TAIL: Final = 16
 
 
 def audit_content(generator: Any) -> None:
@@ -29,7 +38,11 @@ def audit_content(generator: Any) -> None:
         settings.accept_rewrite,
     )
     generator.audit = audit
-    generator.provenance.update(verified_provenance(audit))
+    provenance = verified_provenance(audit)
+    if generator.provenance:
+        generator.provenance.update(provenance)
+    else:
+        generator.provenance = provenance  # an archive's worth: not copied
     if not audit.verified or not audit.production:
         generator.page_context.setdefault("site_notices", []).append(
             {
@@ -59,33 +72,68 @@ def write_audit(generator: Any) -> None:
             lambda: {"audit": audit, "summary": summary, "page_scope": "all"},
         )
     )
-    report = audit.report
-    problem = hashlib.sha256((audit.problem or "").encode()).hexdigest()[:16]
-    digests = report.revisions.digests() if report else {}
     with collector_paused():
-        _emit_histories(generator, audit, digests, problem)
+        _emit_histories(generator, audit)
 
 
-def _emit_histories(
-    generator: Any, audit: BuildAudit, digests: Mapping[str, str], problem: str
-) -> None:
-    """Every alert's history page, keyed by what it shows."""
+def _emit_histories(generator: Any, audit: BuildAudit) -> None:
+    """Every alert's history page, keyed by what it shows.
+
+    The history shows the alert's title and level, from its file, and its revisions: the
+    file's digest and the revisions' stand for all of it, so an unchanged history costs no
+    reading and no hashing. The keys are made from the alerts' slim records in C loops and
+    the unchanged pages kept in one call: an Alert and a Page are made only for the few
+    histories that changed, not for the whole archive.
+    """
     report = audit.report
-    for alert in generator.loaded.collection.alerts:
-        # The history shows the alert's title and level, from its file, and its revisions:
-        # the file's digest and the revisions' stand for all of it, so that an unchanged
-        # history costs no reading and no hashing.
-        key = (
-            f"{alert.content_hash[:32] or _file_digest(alert)}{digests.get(alert.id, '')}{problem}"
-        )
+    revisions = report.revisions if report else None
+    digests = revisions.histories.digests() if revisions else {}
+    # What every history shows alike: why there is no audit (if so), and which commits a
+    # revocation withdrew (rare: each revision says whether it verified).
+    tail = hashlib.sha256(
+        f"{audit.problem or ''}\0{revisions.salt if revisions else ''}".encode()
+    ).hexdigest()[:_TAIL]
+    collection = generator.loaded.collection
+    slims = collection.slims
+    shas = None if slims is None else list(map(itemgetter(SHA), slims))
+    if slims is None or shas is None or "" in shas:
+        # No slim records (or a file's digest unknown): a collection made otherwise.
+        alerts = list(collection.alerts)
+        ids = [alert.id for alert in alerts]
+        files = [alert.content_hash[:32] or _file_digest(alert) for alert in alerts]
+    else:
+        alerts = collection.alerts
+        ids = list(map(itemgetter(ID), slims))
+        files = list(map(getitem, shas, repeat(_FILE)))
+    # Every key is as long as every other (a file digest, a history digest or a stand-in
+    # as long, the tail), so a key published for one page ends with no other's.
+    keys = list(map(_KEY.format, files, map(digests.get, ids, repeat(_NO_HISTORY)), repeat(tail)))
+    rels = list(map(HISTORY_PAGE.format, ids))
+    for position in _changed(generator, rels, keys):
+        alert = alerts[position]
         generator.emit_page(
-            Page(
-                f"alerts/{alert.id}/history/index.html",
-                "history.html",
-                key,
-                _history_context(alert, report, audit),
-            )
+            Page(rels[position], "history.html", keys[position], _history_context(alert, audit))
         )
+
+
+def _changed(generator: Any, rels: list[str], keys: list[str]) -> list[int]:
+    """Keep the pages of `rels` whose key is as published; the positions of the others.
+
+    The output writer does it in one loop (unchanged_endings: the whole key is the ending,
+    as every history key is as long as every other); a generator that does not offer it
+    is asked page by page.
+    """
+    bulk = getattr(generator, "unchanged_endings", None)
+    if bulk is None:
+        # The generator's writer, until the generator offers the bulk check itself.
+        bulk = getattr(getattr(generator, "_output", None), "unchanged_endings", None)
+    if bulk is not None:
+        missed: list[int] = bulk(rels, keys)
+        return missed
+    unchanged = generator.unchanged
+    return [
+        p for p, (rel, key) in enumerate(zip(rels, keys, strict=True)) if not unchanged(rel, key)
+    ]
 
 
 def _file_digest(alert: Any) -> str:
@@ -94,7 +142,8 @@ def _file_digest(alert: Any) -> str:
     return hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _history_context(alert: Any, report: AuditReport | None, audit: BuildAudit) -> Any:
+def _history_context(alert: Any, audit: BuildAudit) -> Any:
+    report = audit.report
     return lambda: {
         "alert": alert,
         "revisions": report.revisions.get(alert.id, ()) if report else (),

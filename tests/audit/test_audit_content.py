@@ -49,6 +49,7 @@ def test_a_deleted_alert(published: SignedRepo, policy: AuditPolicy, bob: Key) -
     )
     assert report.alerts == 0
     assert report.provenance == {}
+    assert report.provenance.verified() == {}  # its revisions are kept, but it is not at HEAD
 
 
 def test_a_renamed_alert(published: SignedRepo, policy: AuditPolicy, bob: Key) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.model import Provenance
 from audit import state
 from audit.audit import audit_repository
 from audit.bulk import collector_paused
@@ -89,6 +90,24 @@ def test_revisions_are_read_from_the_journal_when_asked(
     summary = again.to_json(history=False)
     assert "revisions" not in summary and "provenance" not in summary
     assert set(again.to_json()["revisions"]) == {"2024-05-01-bridge", "2024-05-01-market"}
+
+
+def test_verified_provenance_comes_from_the_columns_and_what_changed_since(
+    edited: SignedRepo, policy: AuditPolicy, alice: Key, bob: Key, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    bridge = alert_path("bridge")
+    fixed = edited.commit(
+        {bridge: alert_text("Bridge", corrections=[FIX])}, "Fix", alice, email_of(alice)
+    )
+    for _ in range(2):  # the correction in memory, then read back from the state's overlay
+        report = audit_repository(edited.path, policy, NOW, Ledger(), cache)
+        found = report.provenance.verified()
+        assert found == dict(report.provenance) == report.provenance.verified(all_at_head=True)
+        assert found["2024-05-01-bridge"] == Provenance(fixed, alice.fingerprint, email_of(alice))
+        assert found["2024-05-01-market"].signer_fingerprint == bob.fingerprint
+    assert report.revisions.histories.columns.ids  # the market's came from the columns
 
 
 def test_a_journal_that_no_longer_matches_is_refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import lxml.html
@@ -12,6 +13,8 @@ import pytest
 from lxml import etree
 
 import publish
+from alerts.generator import AlertsGenerator
+from audit import site
 from tests.cli.test_cli import tree_digest
 from tests.conftest import ROOT
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
@@ -241,3 +244,60 @@ def test_a_production_build_that_grows_the_ledger_is_stamped_after_it(
     ledger.write_text(ledger.read_text().replace("\n", "\n "), encoding="utf-8")
     assert build(repo, conf, output) == 0
     assert runs.count == 2
+
+
+def test_only_the_history_of_a_changed_alert_is_rendered_again(
+    published: tuple[SignedRepo, Path, Path, str],
+    bob: Key,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, conf, output, _ = published
+    repo.commit(
+        {alert_path("bridge"): alert_text("Bridge closed")},
+        "Amber: bridge closed",
+        bob,
+        email_of(bob),
+        "2024-05-01T08:20:00Z",
+    )
+    assert build(repo, conf, output) == 0
+    bridge = output / "alerts/2024-05-01-bridge/history/index.html"
+    unchanged = bridge.read_bytes()
+    rendered: list[str] = []
+    render = AlertsGenerator.render
+
+    def spy(self: AlertsGenerator, plan: Any) -> bytes:
+        rendered.append(plan.path)
+        return render(self, plan)
+
+    made: list[str] = []
+    context = site._history_context
+
+    def history_context(alert: Any, audit: Any) -> Any:
+        made.append(alert.id)  # an Alert was built for its history page
+        return context(alert, audit)
+
+    monkeypatch.setattr(AlertsGenerator, "render", spy)
+    monkeypatch.setattr(site, "_history_context", history_context)
+    fixed = repo.commit(
+        {
+            alert_path("market-fire"): alert_text(
+                "Fire near the market",
+                corrections=[("2024-05-01T10:00:00+01:00", "The cordon moved to Mill Lane.")],
+            )
+        },
+        "Correct the cordon",
+        bob,
+        email_of(bob),
+        "2024-05-01T09:05:00Z",
+    )
+    assert build(repo, conf, output) == 0
+    market = "alerts/2024-05-01-market-fire/history/index.html"
+    assert market in rendered
+    assert "alerts/2024-05-01-bridge/history/index.html" not in rendered
+    assert made == ["2024-05-01-market-fire"]
+    assert fixed in (output / market).read_text(encoding="utf-8")
+    assert bridge.read_bytes() == unchanged
+    cold = tmp_path / "cold"
+    assert build(repo, conf, cold, "--no-cache") == 0
+    assert tree_digest(cold) == tree_digest(output)
