@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from .bulk import collector_paused
 from .conclude import conclude
 from .errors import AuditError
 from .fold import alerts_at_head, fold
@@ -19,7 +20,7 @@ from .reach import full_reach, incremental_reach, ledger_digest
 from .report import AuditReport
 from .state import AuditState, load_state, save_state
 from .survey import survey
-from .verdicts import CachedVerdicts, save_verdicts
+from .verdicts import CachedVerdicts, saving_verdicts
 
 
 def audit_repository(
@@ -38,7 +39,9 @@ def audit_repository(
     Raises RepositoryError when there is no history to audit.
     """
     _check_aware(now)
-    with opened(repo, policy) as (repository, reader):
+    # A first audit makes several objects per commit, none in a cycle, and saves them: the
+    # collections they would set off only scan the growing heap again and again.
+    with opened(repo, policy) as (repository, reader), collector_paused():
         return _audit(repository, reader, policy, now, ledger, cache_dir)
 
 
@@ -67,26 +70,32 @@ def _audit(
     states = read_signer_files(reader, records.values(), base.head_signers, policy)
     verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
     judged = {oid: verdict for oid, (_, verdict) in verdicts.items()}
-    state = fold(base, new, records, judged, first_seen, published, states.files, policy)
-    alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
-    state = replace(
-        state,
-        alerts=_alerts_in_tree(repository, reach.head, policy) if alerts is None else alerts,
-        # Once a published head reaches a commit, a revocation at HEAD no longer concerns it.
-        unpublished={o: s for o, s in state.unpublished.items() if o not in published},
-        ledger_entries=len(ledger.entries),
-        ledger_digest=ledger_digest(ledger.entries),
-        publications=reach.publications,
-    )
-    assert state.head_signers is not None
-    head_files = states.files[state.head_signers]
-    net = _net_changes(repository, ledger, base, state, policy)
-    report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
-    if new or state.unpublished != base.unpublished or state.ledger_digest != base.ledger_digest:
-        save_state(cache_dir, state, base if reach.reused else None)
-    if new:
-        # After a full audit, the cache keeps only the commits the range still holds.
-        save_verdicts(cache_dir, CachedVerdicts(verdicts, first_seen), reach.keep)
+    # While the verdicts are written, the totals are folded and saved (after a full audit,
+    # the cache keeps only the commits the range still holds).
+    fresh = CachedVerdicts(verdicts, first_seen)
+    with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
+        state = fold(base, new, records, judged, first_seen, published, states.files, policy)
+        alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
+        state = replace(
+            state,
+            alerts=_alerts_in_tree(repository, reach.head, policy) if alerts is None else alerts,
+            # Once a published head reaches a commit, a revocation at HEAD no longer concerns
+            # it.
+            unpublished={o: s for o, s in state.unpublished.items() if o not in published},
+            ledger_entries=len(ledger.entries),
+            ledger_digest=ledger_digest(ledger.entries),
+            publications=reach.publications,
+        )
+        assert state.head_signers is not None
+        head_files = states.files[state.head_signers]
+        net = _net_changes(repository, ledger, base, state, policy)
+        report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
+        if (
+            new
+            or state.unpublished != base.unpublished
+            or state.ledger_digest != base.ledger_digest
+        ):
+            save_state(cache_dir, state, base if reach.reused else None)
     return report
 
 

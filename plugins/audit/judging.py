@@ -68,21 +68,22 @@ def read_signer_files(
     )
 
 
-def _authority(
-    record: CommitRecord, states: SignerFiles, policy: AuditPolicy
-) -> tuple[Authority, str]:
-    """Who may sign `record`, and the digest of what that rests on (the verdict cache key)."""
+def _digest(record: CommitRecord, states: SignerFiles, policy: AuditPolicy) -> str:
+    """The digest of what may sign `record` rests on: the key its verdict is cached under."""
+    if record.parent_signers is not None:
+        return states.digests[record.parent_signers]
+    pinned = "\n".join(sorted(policy.trusted_signers)).encode()
+    return signers_digest([b"root", *states.contents[record.signers], pinned])
+
+
+def _authority(record: CommitRecord, states: SignerFiles, policy: AuditPolicy) -> Authority:
+    """Who may sign `record`: the signers files as in its parent, or the pinned keys."""
     paths = (policy.allowed_signers_path, policy.revoked_keys_path)
     if record.parent_signers is None:
         trusted = frozenset(policy.trusted_signers)
-        authority = Authority(
-            states.files[record.signers], *paths, "in the root commit itself", trusted
-        )
-        pinned = "\n".join(sorted(trusted)).encode()
-        return authority, signers_digest([b"root", *states.contents[record.signers], pinned])
+        return Authority(states.files[record.signers], *paths, "in the root commit itself", trusted)
     parent = record.parents[0]
-    authority = Authority(states.files[record.parent_signers], *paths, f"as in {parent[:12]}")
-    return authority, states.digests[record.parent_signers]
+    return Authority(states.files[record.parent_signers], *paths, f"as in {parent[:12]}")
 
 
 def judge_commits(
@@ -96,8 +97,8 @@ def judge_commits(
     policy: AuditPolicy,
 ) -> dict[str, tuple[str, Verdict]]:
     """Each commit's verdict: from the cache when judged by the same files, else judged now."""
-    authorities = {oid: _authority(records[oid], states, policy) for oid in commits}
-    missing = [oid for oid in commits if cached.lookup(oid, authorities[oid][1]) is None]
+    digests = {oid: _digest(records[oid], states, policy) for oid in commits}
+    missing = [oid for oid in commits if cached.lookup(oid, digests[oid]) is None]
     more = check_signatures(reader, repository, [oid for oid in missing if oid not in checks])
     verdicts = {}
     # An archive's commits are signed by a few keys under a few versions of the files: a
@@ -105,13 +106,14 @@ def judge_commits(
     # commit's parent, so it is judged for each.)
     accepted: dict[tuple[SignatureCheck, str, str], Verdict] = {}
     for oid in commits:
-        authority, digest = authorities[oid]
+        digest = digests[oid]
         verdict = cached.lookup(oid, digest)
         if verdict is None:
             check = checks.get(oid) or more[oid]
             email = records[oid].committer_email
             verdict = accepted.get((check, email, digest))
             if verdict is None:
+                authority = _authority(records[oid], states, policy)
                 verdict = judge_signature(check, email, authority)
                 if verdict.ok:
                     accepted[check, email, digest] = verdict

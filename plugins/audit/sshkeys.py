@@ -7,24 +7,27 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Final, TypeAlias
-
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from .errors import AuditError, KeyFormatError
 
-CryptoPublicKey: TypeAlias = Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+if TYPE_CHECKING:
+    # Only for type hints: cryptography is loaded where a key object is first built (_load).
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    CryptoPublicKey: TypeAlias = Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 ED25519: Final = "ssh-ed25519"
 RSA: Final = "ssh-rsa"
 
-# Key algorithm -> (curve name inside the blob, curve, coordinate length in bytes).
-ECDSA_CURVES: Final[dict[str, tuple[bytes, ec.EllipticCurve, int]]] = {
-    "ecdsa-sha2-nistp256": (b"nistp256", ec.SECP256R1(), 32),
-    "ecdsa-sha2-nistp384": (b"nistp384", ec.SECP384R1(), 48),
-    "ecdsa-sha2-nistp521": (b"nistp521", ec.SECP521R1(), 66),
+# Key algorithm -> (curve name inside the blob, coordinate length in bytes).
+ECDSA_CURVES: Final = {
+    "ecdsa-sha2-nistp256": (b"nistp256", 32),
+    "ecdsa-sha2-nistp384": (b"nistp384", 48),
+    "ecdsa-sha2-nistp521": (b"nistp521", 66),
 }
+_ED25519_SIZE: Final = 32
 
 SUPPORTED_ALGORITHMS: Final = (ED25519, *ECDSA_CURVES, RSA)
 SUPPORTED_TEXT: Final = "ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa"
@@ -107,8 +110,7 @@ class PublicKey:
     blob: bytes
 
     def __post_init__(self) -> None:
-        # Checks the blob once; the parsed key is cached, so later to_crypto() calls are free.
-        _load(self.algorithm, self.blob)
+        _check(self.algorithm, self.blob)
 
     @classmethod
     def from_blob(cls, blob: bytes) -> PublicKey:
@@ -166,21 +168,53 @@ def _check_algorithm(name: str) -> None:
 
 
 @lru_cache(maxsize=1024)
+def _check(algorithm: str, blob: bytes) -> None:
+    """Raise KeyFormatError unless `blob` is a key `_load` accepts, checking each blob once.
+
+    An Ed25519 key is any 32 bytes to cryptography (it refuses none), so reading the blob is
+    the whole check and a file of Ed25519 signers is read without loading cryptography. The
+    other kinds are checked by building the key: a point on the curve, a usable modulus.
+    """
+    if algorithm == ED25519:
+        _ed25519_bytes(blob)
+    else:
+        _load(algorithm, blob)
+
+
+def _ed25519_bytes(blob: bytes) -> bytes:
+    reader = WireReader(blob, f"{ED25519} public key", KeyFormatError)
+    if reader.text() != ED25519:
+        raise reader.fail("the blob names another algorithm")
+    raw = reader.string()
+    if len(raw) != _ED25519_SIZE:
+        raise reader.fail("an Ed25519 key is 32 bytes")
+    reader.end()
+    return raw
+
+
+@lru_cache(maxsize=1024)
 def _load(algorithm: str, blob: bytes) -> CryptoPublicKey:
+    # Imported here, not at the top: see _check.
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if algorithm == ED25519:
+        raw = _ed25519_bytes(blob)
+        try:
+            return Ed25519PublicKey.from_public_bytes(raw)
+        except ValueError:
+            raise KeyFormatError(f"{algorithm} public key: not an Ed25519 public key") from None
     reader = WireReader(blob, f"{algorithm} public key", KeyFormatError)
     if reader.text() != algorithm:
         raise reader.fail("the blob names another algorithm")
     key: CryptoPublicKey
-    if algorithm == ED25519:
-        raw = reader.string()
-        if len(raw) != 32:
-            raise reader.fail("an Ed25519 key is 32 bytes")
-        try:
-            key = Ed25519PublicKey.from_public_bytes(raw)
-        except ValueError:
-            raise reader.fail("not an Ed25519 public key") from None
-    elif algorithm in ECDSA_CURVES:
-        curve_name, curve, size = ECDSA_CURVES[algorithm]
+    if algorithm in ECDSA_CURVES:
+        curve_name, size = ECDSA_CURVES[algorithm]
+        curves = {
+            b"nistp256": ec.SECP256R1(),
+            b"nistp384": ec.SECP384R1(),
+            b"nistp521": ec.SECP521R1(),
+        }
         if reader.string() != curve_name:
             raise reader.fail(f"curve is not {curve_name.decode()}")
         point = reader.string()
@@ -188,7 +222,7 @@ def _load(algorithm: str, blob: bytes) -> CryptoPublicKey:
         if len(point) != 1 + 2 * size or point[0] != 4:
             raise reader.fail("the point is not an uncompressed point of the curve")
         try:
-            key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+            key = ec.EllipticCurvePublicKey.from_encoded_point(curves[curve_name], point)
         except ValueError:
             raise reader.fail("the point is not on the curve") from None
     elif algorithm == RSA:

@@ -6,14 +6,8 @@ import binascii
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from functools import lru_cache
+from typing import Final, Literal, Protocol, TypeAlias
 
 from .errors import KeyFormatError, SignatureFormatError
 from .sshkeys import ECDSA_CURVES, ED25519, RSA, PublicKey, WireReader
@@ -33,15 +27,13 @@ HASHES: Final[dict[str, Callable[[bytes], _Digest]]] = {
     "sha512": hashlib.sha512,
 }
 
-# The RSA signature algorithms OpenSSH's sshsig accepts; plain "ssh-rsa" (SHA-1) is refused.
-RSA_SIGNATURES: Final[dict[str, hashes.HashAlgorithm]] = {
-    "rsa-sha2-256": hashes.SHA256(),
-    "rsa-sha2-512": hashes.SHA512(),
-}
-ECDSA_HASHES: Final[dict[str, hashes.HashAlgorithm]] = {
-    "ecdsa-sha2-nistp256": hashes.SHA256(),
-    "ecdsa-sha2-nistp384": hashes.SHA384(),
-    "ecdsa-sha2-nistp521": hashes.SHA512(),
+# The RSA signature algorithms OpenSSH's sshsig accepts, with their hashes; plain "ssh-rsa"
+# (SHA-1) is refused.
+RSA_SIGNATURES: Final = {"rsa-sha2-256": "sha256", "rsa-sha2-512": "sha512"}
+ECDSA_HASHES: Final = {
+    "ecdsa-sha2-nistp256": "sha256",
+    "ecdsa-sha2-nistp384": "sha384",
+    "ecdsa-sha2-nistp521": "sha512",
 }
 SIGNATURE_ALGORITHMS: Final = frozenset({ED25519, "ssh-rsa", *RSA_SIGNATURES, *ECDSA_HASHES})
 
@@ -75,6 +67,11 @@ def split_signed_commit(
     caller can refuse a commit that carries more than one.
     """
     own = SIGNATURE_HEADERS[object_format] + b" "
+    return _split_usual(raw, own) or _split_lines(raw, own)
+
+
+def _split_lines(raw: bytes, own: bytes) -> tuple[bytes, list[bytes]]:
+    """`split_signed_commit` line by line, for any commit."""
     payload = bytearray()
     blocks: list[bytearray] = []
     current: bytearray | None = None
@@ -107,6 +104,28 @@ def split_signed_commit(
     return bytes(payload), [bytes(block) for block in blocks]
 
 
+def _split_usual(raw: bytes, own: bytes) -> tuple[bytes, list[bytes]] | None:
+    """`split_signed_commit` for the usual commit, in a few searches instead of a loop over
+    its lines: headers holding at most one signature header, of our own format and not the
+    first line. None for any other commit, which the line-by-line reading then handles."""
+    end = raw.find(b"\n\n")  # the blank line that ends the headers follows it
+    if end < 0 or raw.startswith((b"\n", _ANY_SIGNATURE_HEADER)):
+        return None
+    marker = b"\n" + _ANY_SIGNATURE_HEADER
+    start = raw.find(marker, 0, end)
+    if start < 0:
+        return raw, []
+    start += 1
+    if raw.find(marker, start, end) >= 0 or not raw.startswith(own, start):
+        return None
+    stop = raw.find(b"\n", start)
+    while raw.startswith(b" ", stop + 1):  # continuation lines; the blank line stops them
+        stop = raw.find(b"\n", stop + 1)
+    stop += 1
+    block = raw[start + len(own) : stop].replace(b"\n ", b"\n")
+    return raw[:start] + raw[stop:], [block]
+
+
 def parse_armored(block: bytes) -> SshSignature:
     """Decode an armored `-----BEGIN SSH SIGNATURE-----` block; strict about every byte."""
     if not block.startswith(ARMOR_BEGIN):
@@ -133,6 +152,11 @@ def parse_armored(block: bytes) -> SshSignature:
 
 def parse_blob(blob: bytes) -> SshSignature:
     """Decode a binary SSHSIG blob: magic, version 1, key, namespace, reserved, hash, signature."""
+    return _parse_usual(blob) or _parse_fields(blob)
+
+
+def _parse_fields(blob: bytes) -> SshSignature:
+    """`parse_blob` field by field, for any blob: says what is wrong with a bad one."""
     reader = WireReader(blob, "signature", SignatureFormatError)
     if reader.fixed(len(MAGIC)) != MAGIC:
         raise reader.fail("missing the SSHSIG magic")
@@ -171,6 +195,36 @@ def parse_blob(blob: bytes) -> SshSignature:
     )
 
 
+def _parse_usual(blob: bytes) -> SshSignature | None:
+    """`parse_blob` for what git and ssh-keygen write nearly always (an Ed25519 signature in
+    the git namespace, empty reserved field, SHA-512 or SHA-256) by comparing the blob with
+    its template; None for any other blob, which the field-by-field reading then handles."""
+    if len(blob) != _USUAL_SIZE or not blob.startswith(_USUAL_HEAD):
+        return None
+    middle = blob[_USUAL_KEY_END : _USUAL_KEY_END + _USUAL_MIDDLE_SIZE]
+    hash_algorithm = _USUAL_MIDDLES.get(middle)
+    if hash_algorithm is None:
+        return None
+    try:
+        public_key = _usual_key(blob[_USUAL_KEY_START:_USUAL_KEY_END])
+    except KeyFormatError:
+        return None  # not a point of the curve: the careful reading says so
+    return SshSignature(
+        public_key=public_key,
+        namespace=_USUAL_NAMESPACE,
+        hash_algorithm=hash_algorithm,
+        signature_algorithm=ED25519,
+        signature=blob[-_ED25519_SIGNATURE_SIZE:],
+        reserved=b"",
+    )
+
+
+@lru_cache(maxsize=256)
+def _usual_key(blob: bytes) -> PublicKey:
+    # A history is signed by a few keys: each is decoded and checked once.
+    return PublicKey.from_blob(blob)
+
+
 def verify(sig: SshSignature, message: bytes, namespace: str = "git") -> bool:
     """True if `sig` is a valid signature of `message` in `namespace` by `sig.public_key`.
 
@@ -186,37 +240,70 @@ def verify(sig: SshSignature, message: bytes, namespace: str = "git") -> bool:
     # OpenSSH verifies against an empty reserved field whatever the blob carries
     # (sshsig_wrap_verify), as the spec says to ignore it; we do the same so that our
     # verdicts match `git verify-commit` byte for byte.
-    signed = b"".join(
+    signed = _signed_prefix(namespace, sig.hash_algorithm) + _string(digest)
+    return _checker(sig.public_key)(sig.signature_algorithm, sig.signature, signed)
+
+
+def load_cryptography() -> None:
+    """Load what verifying takes now, rather than in each worker forked after this."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: F401
+
+
+# Whether a signature (by its algorithm and value) is valid over the signed data.
+_Check: TypeAlias = Callable[[str, bytes, bytes], bool]
+
+
+@lru_cache(maxsize=1024)
+def _checker(key: PublicKey) -> _Check:
+    """How signatures by `key` are checked, made once per key.
+
+    cryptography is imported here (and where sshkeys builds its keys), not at the top: a
+    build that finds every verdict in its cache verifies nothing and need not load it.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    crypto = key.to_crypto()
+    digests = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+
+    def check(algorithm: str, signature: bytes, signed: bytes) -> bool:
+        try:
+            if isinstance(crypto, Ed25519PublicKey):
+                crypto.verify(signature, signed)
+            elif isinstance(crypto, ec.EllipticCurvePublicKey):
+                r, s = _ecdsa_pair(signature)
+                ecdsa = ec.ECDSA(digests[ECDSA_HASHES[algorithm]])
+                crypto.verify(encode_dss_signature(r, s), signed, ecdsa)
+            else:
+                size = (crypto.key_size + 7) // 8
+                if len(signature) > size:
+                    return False
+                # OpenSSH pads a short signature (leading zero bytes dropped by some
+                # signers); so do we.
+                padded = signature.rjust(size, b"\0")
+                hash_algorithm = digests[RSA_SIGNATURES[algorithm]]
+                crypto.verify(padded, signed, padding.PKCS1v15(), hash_algorithm)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+@lru_cache(maxsize=16)
+def _signed_prefix(namespace: str, hash_algorithm: str) -> bytes:
+    """What the signed data starts with, the same for every commit (PROTOCOL.sshsig 3)."""
+    return b"".join(
         (
             MAGIC,
             _string(namespace.encode("utf-8")),
             _string(b""),
-            _string(sig.hash_algorithm.encode("ascii")),
-            _string(digest),
+            _string(hash_algorithm.encode("ascii")),
         )
     )
-    key = sig.public_key.to_crypto()
-    try:
-        if isinstance(key, Ed25519PublicKey):
-            key.verify(sig.signature, signed)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            r, s = _ecdsa_pair(sig.signature)
-            ecdsa = ec.ECDSA(ECDSA_HASHES[sig.signature_algorithm])
-            key.verify(encode_dss_signature(r, s), signed, ecdsa)
-        else:
-            _verify_rsa(key, sig.signature_algorithm, sig.signature, signed)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _verify_rsa(key: RSAPublicKey, algorithm: str, signature: bytes, signed: bytes) -> None:
-    size = (key.key_size + 7) // 8
-    if len(signature) > size:
-        raise InvalidSignature
-    # OpenSSH pads a short signature (leading zero bytes dropped by some signers); so do we.
-    padded = signature.rjust(size, b"\0")
-    key.verify(padded, signed, padding.PKCS1v15(), RSA_SIGNATURES[algorithm])
 
 
 def _algorithms_fit(key_algorithm: str, signature_algorithm: str) -> bool:
@@ -245,3 +332,29 @@ def _ecdsa_pair(signature: bytes) -> tuple[int, int]:
 
 def _string(value: bytes) -> bytes:
     return len(value).to_bytes(4, "big") + value
+
+
+# The usual blob (see _parse_usual): magic, version 1, the 51-byte Ed25519 key blob, then
+# namespace "git", an empty reserved field, the hash name, and the 64-byte signature.
+_USUAL_NAMESPACE: Final = "git"
+_ED25519_SIGNATURE_SIZE: Final = 64
+_USUAL_HEAD: Final = b"".join(
+    (MAGIC, VERSION.to_bytes(4, "big"), (51).to_bytes(4, "big"), _string(ED25519.encode()))
+) + (32).to_bytes(4, "big")
+_USUAL_KEY_START: Final = len(MAGIC) + 8
+_USUAL_KEY_END: Final = len(_USUAL_HEAD) + 32
+_USUAL_MIDDLES: Final = {
+    b"".join(
+        (
+            _string(_USUAL_NAMESPACE.encode()),
+            _string(b""),
+            _string(name.encode()),
+            (4 + len(ED25519) + 4 + _ED25519_SIGNATURE_SIZE).to_bytes(4, "big"),
+            _string(ED25519.encode()),
+            _ED25519_SIGNATURE_SIZE.to_bytes(4, "big"),
+        )
+    ): name
+    for name in HASHES
+}
+_USUAL_MIDDLE_SIZE: Final = len(next(iter(_USUAL_MIDDLES)))
+_USUAL_SIZE: Final = _USUAL_KEY_END + _USUAL_MIDDLE_SIZE + _ED25519_SIGNATURE_SIZE

@@ -15,11 +15,13 @@ from typing import Final
 
 from alerts.parallel import map_forked, workers_available
 
+from .bulk import collector_paused
 from .gitstream import ChangeLog, CommitChanges, read_objects
 from .history import HistoryReader, ObjectFormat, Repository
 from .judging import check_signatures
 from .signing import SignatureCheck, check_signature
 from .sshkeys import PublicKey
+from .sshsig import load_cryptography
 
 # Below this many commits, forking workers costs more than it saves.
 PARALLEL_AT: Final = 512
@@ -45,6 +47,8 @@ def survey(
             # cryptography does not depend on who may sign, so it need not wait for the diff.
             found = check_signatures(reader, repository, [o for o in commits if o in unchecked])
             return log.result(), found
+    if unchecked:
+        load_cryptography()
     size = -(-len(commits) // (workers * _RUNS_PER_WORKER))
     runs = [commits[start : start + size] for start in range(0, len(commits), size)]
     work = partial(_survey_run, repository.top, repository.object_format, unchecked)
@@ -61,7 +65,7 @@ def _survey_run(
     top: Path, object_format: ObjectFormat, unchecked: Collection[str], run: list[str]
 ) -> tuple[list[CommitChanges], list[tuple[str, _Row]]]:
     """In a worker: one run of commits, its `git log` working while signatures are checked."""
-    with ChangeLog(top, run) as log:
+    with ChangeLog(top, run) as log, collector_paused():
         rows = []
         for oid, _, content in read_objects(top, [oid for oid in run if oid in unchecked]):
             check = check_signature(content, object_format)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+import multiprocessing
+import sys
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +20,8 @@ FORMAT_VERSION: Final = 1
 CACHE_FOLDER: Final = "verdicts"
 SHARD_GLOB: Final = "[0-9a-f][0-9a-f].json"
 _WRITERS: Final = 8
+# From this many verdicts on, a forked process writes them (a fork costs a few milliseconds).
+FORK_AT: Final = 512
 _LEGACY_GLOB: Final = "[0-9a-f].json"
 
 # A signer line's valid-after and valid-before (None: unbounded).
@@ -129,6 +134,46 @@ def save_verdicts(
             # A first audit writes every shard: their flushes to disk wait side by side.
             with ThreadPoolExecutor(_WRITERS) as pool:
                 list(pool.map(update, sorted(by_shard)))
+
+
+@contextlib.contextmanager
+def saving_verdicts(
+    cache_dir: Path | None, fresh: CachedVerdicts, keep: Collection[str] | None = None
+) -> Iterator[None]:
+    """`save_verdicts` while the block runs: in a forked process when there are many
+    verdicts (a first audit writes every shard), so that the writing takes another core.
+
+    The verdicts are saved when the block ends, whatever happens in it. Should the forked
+    process fail, they are saved again here, which raises the error it met, if any.
+    """
+    if cache_dir is None or len(fresh.verdicts) < FORK_AT or "fork" not in _start_methods():
+        try:
+            yield
+        finally:
+            save_verdicts(cache_dir, fresh, keep)
+        return
+    writer = multiprocessing.get_context("fork").Process(
+        target=_save_or_exit, args=(cache_dir, fresh, keep), daemon=True
+    )
+    writer.start()
+    try:
+        yield
+    finally:
+        writer.join()
+        if writer.exitcode != 0:
+            save_verdicts(cache_dir, fresh, keep)
+
+
+def _save_or_exit(cache_dir: Path, fresh: CachedVerdicts, keep: Collection[str] | None) -> None:
+    # In the forked writer: an error is told by the exit code, and met again by the parent.
+    try:
+        save_verdicts(cache_dir, fresh, keep)
+    except BaseException:
+        sys.exit(1)
+
+
+def _start_methods() -> list[str]:
+    return multiprocessing.get_all_start_methods()
 
 
 def _merged(entry: _Entry | None, oid: str, fresh: CachedVerdicts) -> _Entry:
