@@ -23,9 +23,9 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from alerts.errors import BuildError
-from alerts.model import Alert, newest_first_key
+from alerts.model import Alert
 
-from .context import FeedContext
+from .context import FeedContext, FeedEntries
 from .extension import (
     ATOM_LINKS,
     CASCADE,
@@ -42,6 +42,7 @@ from .extension import (
     ThreadExtension,
 )
 from .html import xml_safe
+from .namespaces import ATOM_NS
 from .scopes import FeedFormat, FeedScope
 
 # Site-relative, so a browser viewing a feed on our own origin can style it.
@@ -55,40 +56,38 @@ _PROLOGUE = (
 )
 
 GENERATOR = "Cascade"
-ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-def feed_updated(entries: Sequence[Alert], ctx: FeedContext) -> datetime:
+def feed_updated(entries: Sequence[Alert] | FeedEntries, ctx: FeedContext) -> datetime:
     """The newest entry's `updated`, never the build time; an empty feed says tag_start 00:00Z."""
-    if not entries:
-        return datetime.combine(ctx.settings.tag_start, time(0, 0), tzinfo=UTC)
-    # max() keeps the first of equal instants and callers pass sorted entries: ties are stable.
-    return max((alert.updated for alert in entries), key=lambda moment: moment.timestamp())
+    return ctx.entries(entries).updated(ctx)
 
 
-def render_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
-    """The scope's Atom 1.0 document; `entries` are sorted newest first here.
+def render_atom(
+    scope: FeedScope, entries: Sequence[Alert] | FeedEntries, ctx: FeedContext
+) -> bytes:
+    """The scope's Atom 1.0 document; alerts are sorted newest first here.
 
     The feed-level elements come from feedgen, and so does each entry, rendered once in a
     one-entry feed and kept in the fragment store already indented for its place: an alert
     sits in dozens of feeds, and a new alert must not make every one of them render, parse
-    or indent all its entries again.
+    or indent all its entries again (nor make their Alerts).
     """
-    ordered = sorted(entries, key=newest_first_key)
-    fg = _feed(scope, ordered, ctx, FeedFormat.ATOM)
+    feed = ctx.entries(entries)
+    fg = _feed(scope, feed.updated(ctx), ctx, FeedFormat.ATOM)
     _atom_extensions(fg)
     root = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
-    pieces = ctx.fragments_of("atom", ordered, partial(_atom_entry, ctx=ctx))
+    pieces = ctx.fragments_of("atom", feed, partial(_atom_entry, ctx=ctx))
     return _splice(root, pieces, _ATOM_ENTRY_INDENT, _ATOM_END)
 
 
-def render_rss(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
-    """The scope's RSS 2.0 document; `entries` are sorted newest first here."""
-    ordered = sorted(entries, key=newest_first_key)
-    fg = _feed(scope, ordered, ctx, FeedFormat.RSS)
+def render_rss(scope: FeedScope, entries: Sequence[Alert] | FeedEntries, ctx: FeedContext) -> bytes:
+    """The scope's RSS 2.0 document; alerts are sorted newest first here."""
+    feed = ctx.entries(entries)
+    fg = _feed(scope, feed.updated(ctx), ctx, FeedFormat.RSS)
     _rss_extensions(fg)
     root = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
-    pieces = ctx.fragments_of("rss", ordered, partial(_rss_item, ctx=ctx))
+    pieces = ctx.fragments_of("rss", feed, partial(_rss_item, ctx=ctx))
     return _splice(root, pieces, _RSS_ITEM_INDENT, _RSS_END)
 
 
@@ -248,14 +247,14 @@ def _author(name: str, url: str | None) -> dict[str, str]:
     return {"name": name} if url is None else {"name": name, "uri": url}
 
 
-def _feed(scope: FeedScope, ordered: Sequence[Alert], ctx: FeedContext, fmt: FeedFormat) -> Any:
+def _feed(scope: FeedScope, updated: datetime, ctx: FeedContext, fmt: FeedFormat) -> Any:
     """A FeedGenerator with the channel-level fields both formats share."""
     fg = FeedGenerator()
     fg.register_extension(CASCADE, CascadeExtension, CascadeEntryExtension)
     fg.id(ctx.feed_id(scope.key))
     fg.title(xml_safe(f"{ctx.settings.site_name}: {scope.title}"))
     fg.subtitle(xml_safe(scope.description))
-    fg.updated(feed_updated(ordered, ctx))
+    fg.updated(updated)
     fg.author(name=xml_safe(ctx.settings.site_name), uri=ctx.url("/"))
     fg.generator(GENERATOR)
     fg.link(href=ctx.url(scope.feed_path(fmt)), rel="self", type=fmt.media_type)

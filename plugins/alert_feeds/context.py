@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 from html import escape
 from urllib.parse import quote
 
 from alerts.errors import BuildError
 from alerts.fragments import FragmentStore
-from alerts.model import ALL_SECTORS, Alert, Provenance, Sector, Source
+from alerts.index import ATTACHMENTS, ID, SHA, Slim, micros
+from alerts.model import ALL_SECTORS, Alert, Provenance, Sector, Source, newest_first_key
 from alerts.settings import CascadeSettings
 
 from .html import absolutise, xml_safe
@@ -50,6 +51,24 @@ class EntryMetadata:
 
 
 @dataclass(frozen=True)
+class FeedEntries:
+    """One feed's entries, newest first, as a renderer needs them: what each shows (its token,
+    which names its stored rendering) and when each last changed, with each Alert made only
+    when asked for: for an entry that must be rendered, or for the one that dates the feed."""
+
+    tokens: Sequence[str]
+    latest: Sequence[int]  # each entry's `updated`, in microseconds since the epoch
+    alert: Callable[[int], Alert]  # the entry at a place
+
+    def updated(self, ctx: FeedContext) -> datetime:
+        """The newest entry's `updated` (the first of equal instants), never the build time;
+        an empty feed says tag_start 00:00Z."""
+        if not self.tokens:
+            return datetime.combine(ctx.settings.tag_start, time(0, 0), tzinfo=UTC)
+        return self.alert(self.latest.index(max(self.latest))).updated
+
+
+@dataclass(frozen=True)
 class FeedContext:
     """Everything about the site a renderer needs; every text it hands out is XML-safe."""
 
@@ -66,61 +85,75 @@ class FeedContext:
     salt: str = ""
     # An alert appears in many feeds; its content HTML is worked out once per build.
     _content: dict[Alert, str] = field(default_factory=dict, compare=False, repr=False)
-    # ... and so are its token and fragment key, by object identity (hashing an Alert hashes
-    # its body); the alert is held too, so its id() cannot pass to another object.
+    # ... and so is its token, by object identity (hashing an Alert hashes its body); the
+    # alert is held too, so its id() cannot pass to another object.
     _tokens: dict[int, tuple[Alert, str]] = field(default_factory=dict, compare=False, repr=False)
-    _keys: dict[int, tuple[Alert, str]] = field(default_factory=dict, compare=False, repr=False)
+    # Fragment keys, by token.
+    _keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def entry_token(self, alert: Alert) -> str:
         """Everything the alert's entry shows, besides the salt and the site's settings.
 
         A file's hash names all that was parsed from it (the code that parsed it and the
         registry are in the salt); attachment sizes come from content/attachments/. An alert
-        not read from a file has no hash and is named by every field. The signer, and the
-        parent's issue date (in the tag id an update names), come from elsewhere.
+        not read from a file has no hash and is named by every field. The signer comes from
+        elsewhere, and so does the parent's issue date (in the tag id an update names): the
+        parent's hash names it, or, for a parent not read from a file, the date itself.
+        The path is not named: no entry shows it, and the id and hash say what was parsed.
         """
         known = self._tokens.get(id(alert))
         if known is not None and known[0] is alert:
             return known[1]
         parent = self.alerts.get(alert.updates) if alert.updates else None
         origin = (
-            (alert.id, alert.path, alert.content_hash, tuple(a.size for a in alert.attachments))
+            (alert.id, alert.content_hash, tuple(a.size for a in alert.attachments))
             if alert.content_hash
             else repr(alert)
         )
-        token = repr(
-            (
-                origin,
-                self.provenance.get(alert.id),
-                parent.issued.isoformat() if parent else None,
-            )
-        )
+        named = None if parent is None else parent.content_hash or parent.issued.isoformat()
+        token = self._token(alert.id, origin, named)
         self._tokens[id(alert)] = (alert, token)
         return token
 
-    def fragments_of(
-        self, kind: str, alerts: Sequence[Alert], render: Callable[[Alert], bytes]
-    ) -> list[bytes]:
-        """Each alert's entry rendered as `kind`, in order: from the store when nothing it
-        shows changed, else from `render(alert)`."""
-        # One store query per few hundred entries, not one per entry.
-        keys = [f"{kind}:{self._fragment_key(alert)}" for alert in alerts]
-        return self.fragments.get_many(keys, lambda index: render(alerts[index]))
+    def record_token(
+        self, record: Slim, sizes: Mapping[str, int | str], parent: Slim | None
+    ) -> str:
+        """`entry_token` of a hashed alert from its slim record, its parent's (None if it
+        updates none, or one not in the build) and the attachment sizes the build found:
+        the same string, without making the Alert. The parent's record must have a hash."""
+        origin = (record[ID], record[SHA], tuple(sizes.get(name) for name in record[ATTACHMENTS]))
+        return self._token(record[ID], origin, None if parent is None else parent[SHA])
 
-    def _fragment_key(self, alert: Alert) -> str:
-        known = self._keys.get(id(alert))
-        if known is not None and known[0] is alert:
-            return known[1]
-        settings = self.settings
-        inputs = (
-            self.salt,
-            settings.public_url,
-            settings.tag_authority,
-            settings.site_name,
-            self.entry_token(alert),
+    def _token(self, alert_id: str, origin: object, parent: str | None) -> str:
+        return repr((origin, self.provenance.get(alert_id), parent))
+
+    def entries(self, alerts: Sequence[Alert] | FeedEntries) -> FeedEntries:
+        """A renderer's `entries` as FeedEntries: alerts (in any order) sorted newest first."""
+        if isinstance(alerts, FeedEntries):
+            return alerts
+        ordered = sorted(alerts, key=newest_first_key)
+        return FeedEntries(
+            tokens=[self.entry_token(alert) for alert in ordered],
+            latest=[micros(alert.updated) for alert in ordered],
+            alert=ordered.__getitem__,
         )
-        key = hashlib.sha256(repr(inputs).encode()).hexdigest()
-        self._keys[id(alert)] = (alert, key)
+
+    def fragments_of(
+        self, kind: str, entries: FeedEntries, render: Callable[[Alert], bytes]
+    ) -> list[bytes]:
+        """Each entry rendered as `kind`, in order: from the store when nothing it shows
+        changed, else from `render(alert)` (the only time the entry's Alert is made)."""
+        # One store query per few hundred entries, not one per entry.
+        keys = [f"{kind}:{self._fragment_key(token)}" for token in entries.tokens]
+        return self.fragments.get_many(keys, lambda index: render(entries.alert(index)))
+
+    def _fragment_key(self, token: str) -> str:
+        known = self._keys.get(token)
+        if known is not None:
+            return known
+        settings = self.settings
+        inputs = (self.salt, settings.public_url, settings.tag_authority, settings.site_name, token)
+        key = self._keys[token] = hashlib.sha256(repr(inputs).encode()).hexdigest()
         return key
 
     # URLs and ids

@@ -17,10 +17,7 @@ from typing import ClassVar
 from lxml import etree
 
 from .context import EntryMetadata, ThreadParent
-
-CASCADE_NS = "https://alerts.example.org/ns/cascade/1.0"
-THREAD_NS = "http://purl.org/syndication/thread/1.0"
-ATOM_NS = "http://www.w3.org/2005/Atom"
+from .namespaces import ATOM_NS, CASCADE_NS, THREAD_NS
 
 # Names to pass to FeedGenerator.register_extension; feedgen sets them as attributes on every
 # entry, so `entry.cascade.metadata(...)` and `entry.thr.in_reply_to(...)`.

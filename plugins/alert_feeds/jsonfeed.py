@@ -7,23 +7,25 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from alerts.model import Alert, newest_first_key
+from alerts.model import Alert
 
-from .context import EntryMetadata, FeedContext
-from .extension import CASCADE_NS
+from .context import EntryMetadata, FeedContext, FeedEntries
 from .html import xml_safe
+from .namespaces import CASCADE_NS
 from .scopes import FeedFormat, FeedScope
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
+def render_json(
+    scope: FeedScope, entries: Sequence[Alert] | FeedEntries, ctx: FeedContext
+) -> bytes:
     """The scope's JSON Feed, UTF-8, keys in a fixed order, compact, final newline.
 
     Compact because json.dumps falls back to its pure-Python encoder whenever it indents,
     and feeds are written by the hundred on every build.
     """
-    ordered = sorted(entries, key=newest_first_key)
+    shown = ctx.entries(entries)
     feed_url = ctx.url(scope.feed_path(FeedFormat.JSON))
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
@@ -41,7 +43,7 @@ def render_json(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) ->
     # says exactly the same thing. Items come from the fragment store, as in Atom and RSS;
     # "items" is the last key, so it is spliced in before the closing brace.
     head = _dumps(feed)[:-1]
-    items = b",".join(ctx.fragments_of("json", ordered, partial(_item_json, ctx=ctx)))
+    items = b",".join(ctx.fragments_of("json", shown, partial(_item_json, ctx=ctx)))
     return head + b',"items":[' + items + b"]}\n"
 
 

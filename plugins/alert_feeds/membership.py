@@ -1,10 +1,14 @@
-"""Every feed's entries from one newest-first walk over the alerts, stopped as soon as it can.
+"""Every feed's entries from one newest-first walk over the slim records, stopped when it can.
 
 Each feed keeps what `retention.select_entries` keeps from its members. Testing every alert
 against every scope would cost alerts x scopes on every build, and the archive only grows;
 instead each alert is routed to the scopes it belongs to, and the walk stops once it is past
 the cut-off and every scope has its minimum. Past that point only a recent correction can keep
-an alert, and testing for one costs an attribute read per alert.
+an alert, and C loops over the records' latest moments find those.
+
+The walk reads slim records (alerts/index.py), not Alerts: a record's level and the sector
+listings it is in say which scopes hold it, so an archive of thousands is walked without
+building (or reading from the cache) a single alert just to learn where it goes.
 """
 
 from __future__ import annotations
@@ -12,69 +16,131 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from itertools import chain, compress, islice, repeat
+from operator import itemgetter, le
 
-from alerts.index import micros
+from alerts.index import ISSUED, LATEST, LEVEL, SCOPES, Slim, micros, slim_of
 from alerts.model import Alert, Level
 
 from .retention import retention_cutoff
 from .scopes import FeedScope
 
+_SECTOR = "sectors/"
 _NONE: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class _LevelRoutes:
-    """The scopes, by index, that an alert of one level belongs to."""
-
-    anywhere: tuple[int, ...]  # the scopes of every sector
-    all_sectors: tuple[int, ...]  # those and every sector's: for an alert to every sector
-    by_sector: dict[str, tuple[int, ...]]  # each sector's own
+# The default of every lookup by listing: most listings route to no scope ("levels/...").
+_NO_SCOPES = repeat(_NONE)
 
 
 @dataclass(frozen=True)
 class _Routes:
-    """Which scopes, by index, an alert belongs to, from its level and sectors alone."""
+    """Which of some scopes, by index, hold an alert, by its level and then its listings: the
+    scopes of its level that take every sector, plus those of each sector it is listed in."""
 
-    levels: dict[Level, _LevelRoutes]
+    anywhere: dict[str, tuple[int, ...]]  # by level value
+    by_listing: dict[str, dict[str, tuple[int, ...]]]  # by level value, by "sectors/<slug>"
 
     @classmethod
     def of(cls, scopes: Sequence[FeedScope], indexes: Iterable[int]) -> _Routes:
-        anywhere: dict[Level, list[int]] = {level: [] for level in Level}
-        sectored: dict[Level, list[int]] = {level: [] for level in Level}
-        by_sector: dict[Level, dict[str, list[int]]] = {level: {} for level in Level}
+        anywhere: dict[str, list[int]] = {level.value: [] for level in Level}
+        by_listing: dict[str, dict[str, list[int]]] = {level.value: {} for level in Level}
         for index in indexes:
             scope = scopes[index]
             for level in Level if scope.levels is None else scope.levels:
                 if scope.sector is None:
-                    anywhere[level].append(index)
+                    anywhere[level.value].append(index)
                 else:
-                    sectored[level].append(index)
-                    by_sector[level].setdefault(scope.sector, []).append(index)
+                    listing = f"{_SECTOR}{scope.sector}"
+                    by_listing[level.value].setdefault(listing, []).append(index)
         return cls(
+            {level: tuple(found) for level, found in anywhere.items()},
             {
-                level: _LevelRoutes(
-                    anywhere=tuple(anywhere[level]),
-                    all_sectors=(*anywhere[level], *sectored[level]),
-                    by_sector={slug: tuple(found) for slug, found in by_sector[level].items()},
-                )
-                for level in Level
-            }
+                level: {listing: tuple(found) for listing, found in listings.items()}
+                for level, listings in by_listing.items()
+            },
         )
 
-    def targets(self, alert: Alert) -> Sequence[int]:
-        """Every scope whose `includes(alert)` is true, each once."""
-        routes = self.levels[alert.level]
-        if alert.for_all_sectors:
-            return routes.all_sectors
-        sectors = alert.sectors
-        if len(sectors) == 1:
-            return routes.anywhere + routes.by_sector.get(sectors[0], _NONE)
-        found = list(routes.anywhere)
-        # dict.fromkeys: a sector named twice must not list the alert twice.
-        for slug in dict.fromkeys(sectors):
-            found.extend(routes.by_sector.get(slug, _NONE))
-        return found
+
+def records_of(alerts: Iterable[Alert], sector_slugs: Iterable[str]) -> list[Slim]:
+    """Slim records of alerts that have none (not read through the cache), each listing
+    named once: validation refuses a sector listed twice, but these were not validated."""
+    slugs = tuple(sector_slugs)
+    return [
+        (*record[:SCOPES], tuple(dict.fromkeys(record[SCOPES])), *record[SCOPES + 1 :])
+        for record in (slim_of(alert, slugs) for alert in alerts)
+    ]
+
+
+def feed_positions(
+    records: Sequence[Slim],
+    scopes: Sequence[FeedScope],
+    now: datetime,
+    min_items: int,
+    retention_days: int,
+) -> list[list[int]]:
+    """For each scope, in order: the positions in `records` of what `select_entries` keeps
+    of the alerts it includes, newest first.
+
+    The records must be newest first, as `AlertCollection.slims` is: the walk takes the first
+    one issued before the cut-off to mean that all the rest are. A record's SCOPES must name
+    each listing once, and every sector for an alert to all sectors, with the same sectors
+    as `scopes` (index.scopes_of, for a valid alert): the walk routes by SCOPES alone.
+    """
+    cutoff = micros(retention_cutoff(now, min_items, retention_days))
+    every = _Routes.of(scopes, range(len(scopes)))
+    entries: list[list[int]] = [[] for _ in scopes]
+    position, total = 0, len(records)
+
+    # The walks below run once per alert for thousands of them, so they make no Python
+    # call per alert: a record's scopes are chained from lookups by C iterators.
+
+    # Issued since the cut-off: kept by every scope that includes it.
+    while position < total:
+        record = records[position]
+        if record[ISSUED] < cutoff:
+            break
+        level = record[LEVEL]
+        get = every.by_listing[level].get
+        for index in chain(every.anywhere[level], *map(get, record[SCOPES], _NO_SCOPES)):
+            entries[index].append(position)
+        position += 1
+
+    # Older: kept while a scope is still short of its minimum (until then every member was
+    # kept, so a scope's count of entries is its count of members), or if corrected since.
+    # Corrections are later than the issue and in order, so LATEST is `Alert.updated`.
+    short = {index for index, kept in enumerate(entries) if len(kept) < min_items}
+    left = routed = len(short)
+    routes = _Routes.of(scopes, sorted(short))
+    while left and position < total:
+        record = records[position]
+        corrected = record[LATEST] >= cutoff
+        table = every if corrected else routes
+        level = record[LEVEL]
+        get = table.by_listing[level].get
+        for index in chain(table.anywhere[level], *map(get, record[SCOPES], _NO_SCOPES)):
+            kept = entries[index]
+            if index in short:
+                kept.append(position)
+                if len(kept) >= min_items:
+                    short.discard(index)
+                    left -= 1
+            elif corrected:
+                kept.append(position)
+        position += 1
+        if left <= routed // 2 and left:
+            # A few sparse scopes can make this walk reach the oldest alert: route only to
+            # them (rebuilt as they fill, so the total cost stays linear in the scopes).
+            routes, routed = _Routes.of(scopes, sorted(short)), left
+
+    # Every scope has its minimum: the rest is kept only if corrected since the cut-off.
+    # Most of the archive is here, so it is read by C loops only.
+    latest = map(itemgetter(LATEST), islice(records, position, None))
+    for place in compress(range(position, total), map(le, repeat(cutoff), latest)):
+        record = records[place]
+        level = record[LEVEL]
+        get = every.by_listing[level].get
+        for index in chain(every.anywhere[level], *map(get, record[SCOPES], _NO_SCOPES)):
+            entries[index].append(place)
+    return entries
 
 
 def feed_entries(
@@ -83,73 +149,11 @@ def feed_entries(
     now: datetime,
     min_items: int,
     retention_days: int,
-    latest: Sequence[int] | None = None,
 ) -> list[list[Alert]]:
-    """For each scope, in order: `select_entries` of the alerts it includes, newest first.
-
-    The alerts must be in `newest_first_key` order, as `AlertCollection.alerts` is: the walk
-    takes the first alert issued before the cut-off to mean that all the rest are.
-    `latest`, when given, is each alert's latest moment (its issue or newest correction) in
-    microseconds since the epoch, as the collection's slim records hold it: the walk past
-    the minimums then asks each old alert nothing but that number, so an archive of
-    thousands is not built alert by alert just to learn that none was corrected lately.
-    """
-    cutoff = retention_cutoff(now, min_items, retention_days)
-    alerts = alerts_newest_first
-    routes = _Routes.of(scopes, range(len(scopes)))
-    entries: list[list[Alert]] = [[] for _ in scopes]
-    position, total = 0, len(alerts)
-
-    # Issued since the cut-off: kept by every scope that includes it.
-    while position < total and alerts[position].issued >= cutoff:
-        alert = alerts[position]
-        position += 1
-        for index in routes.targets(alert):
-            entries[index].append(alert)
-
-    # Older: kept while a scope is still short of its minimum (until then every member was
-    # kept, so a scope's count of entries is its count of members), or if corrected since.
-    short = {index for index, kept in enumerate(entries) if len(kept) < min_items}
-    short_routes, routed = routes, len(scopes)
-    while short and position < total:
-        alert = alerts[position]
-        position += 1
-        corrected = _corrected_since(alert, position - 1, cutoff, latest)
-        for index in (routes if corrected else short_routes).targets(alert):
-            kept = entries[index]
-            if index in short:
-                kept.append(alert)
-                if len(kept) >= min_items:
-                    short.discard(index)
-            elif corrected:
-                kept.append(alert)
-        if len(short) <= routed // 2:
-            # A few sparse scopes can make this walk reach the oldest alert: route only to
-            # them (rebuilt as they fill, so the total cost stays linear in the scopes).
-            short_routes, routed = _Routes.of(scopes, sorted(short)), len(short)
-
-    # Every scope has its minimum: the rest is kept only if corrected since the cut-off.
-    if latest is not None:
-        since = micros(cutoff)
-        for place in range(position, total):
-            if latest[place] >= since:
-                for index in routes.targets(alerts[place]):
-                    entries[index].append(alerts[place])
-        return entries
-    for alert in islice(alerts, position, None):
-        if alert.corrections and alert.updated >= cutoff:
-            for index in routes.targets(alert):
-                entries[index].append(alert)
-    return entries
-
-
-def _corrected_since(
-    alert: Alert, position: int, cutoff: datetime, latest: Sequence[int] | None
-) -> bool:
-    """Whether an alert issued before the cut-off was corrected on or after it.
-
-    Without a correction, `updated` is `issued`, which is before the cut-off here;
-    corrections are in time order, so the latest moment is the newest correction."""
-    if latest is not None:
-        return latest[position] >= micros(cutoff)
-    return bool(alert.corrections) and alert.updated >= cutoff
+    """`feed_positions` for alerts that have no slim records."""
+    sectors = dict.fromkeys(scope.sector for scope in scopes if scope.sector is not None)
+    records = records_of(alerts_newest_first, sectors)
+    return [
+        [alerts_newest_first[place] for place in places]
+        for places in feed_positions(records, scopes, now, min_items, retention_days)
+    ]

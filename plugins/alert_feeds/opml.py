@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import jinja2
 
 from .context import FeedContext
-from .extension import CASCADE_NS
 from .html import xml_safe
+from .namespaces import CASCADE_NS
 from .scopes import FeedFormat, FeedScope
 
 OPML_TEMPLATE = "feeds/subscriptions.opml"

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
-from alerts.index import LATEST
+from alerts.collection import AlertCollection
+from alerts.index import LATEST, SHA, UPDATES, Slim
 from alerts.model import Alert
 from alerts.pages import PagePlan
 
-from .atom_rss import render_atom, render_rss
-from .context import FeedContext
+from .context import FeedContext, FeedEntries
 from .jsonfeed import render_json
-from .membership import feed_entries
+from .membership import feed_positions, records_of
 from .opml import SUBSCRIPTIONS_PATH, XSL_PATH, render_opml, render_xsl, sector_opml_path
 from .scopes import FORMATS, FeedFormat, FeedScope, all_scopes
-
-_RENDERERS = {
-    FeedFormat.ATOM: render_atom,
-    FeedFormat.RSS: render_rss,
-    FeedFormat.JSON: render_json,
-}
 
 
 def write_feeds(generator: Any) -> None:
@@ -46,22 +41,18 @@ def write_feeds(generator: Any) -> None:
         settings.site_name,
     )
     scopes = all_scopes(list(registry.sectors.values()))
-    every_entries = feed_entries(
-        collection.alerts,
-        scopes,
-        generator.now,
-        settings.feed_min_items,
-        settings.feed_retention_days,
-        None if collection.slims is None else [slim[LATEST] for slim in collection.slims],
+    records = collection.slims
+    if records is None:
+        # Only a collection made from Alerts (tests, tools) has no slim records.
+        records = records_of(collection.alerts, registry.sectors)
+    every_places = feed_positions(
+        records, scopes, generator.now, settings.feed_min_items, settings.feed_retention_days
     )
-    # An alert sits in dozens of feeds: its token is worked out once, then looked up by id.
-    tokens: dict[str, str] = {}
-    for entries in every_entries:
-        for alert in entries:
-            if alert.id not in tokens:
-                tokens[alert.id] = context.entry_token(alert)
-    for scope, entries in zip(scopes, every_entries, strict=True):
-        parts = (feed_settings, _scope_key(scope), _entries_digest(entries, tokens))
+    tokens = _tokens(every_places, collection, records, context)
+    for scope, places in zip(scopes, every_places, strict=True):
+        shown = list(map(tokens.__getitem__, places))
+        parts = (feed_settings, _scope_key(scope), _entries_digest(shown))
+        entries = _entries(places, shown, records, collection.alerts)
         for fmt in FORMATS:
             generator.emit(
                 scope.feed_path(fmt),
@@ -98,11 +89,50 @@ def write_feeds(generator: Any) -> None:
     )
 
 
-def _entries_digest(entries: list[Alert], tokens: Mapping[str, str]) -> str:
+def _tokens(
+    every_places: list[list[int]],
+    collection: AlertCollection,
+    records: Sequence[Slim],
+    context: FeedContext,
+) -> dict[int, str]:
+    """Each entry's token, by position: an alert sits in dozens of feeds, so once each.
+
+    From the slim records when the collection has them (a build's), so that no Alert is
+    made for an entry whose feed is unchanged; else (or for an alert not read from a file)
+    from the Alert."""
+    tokens: dict[int, str] = {}
+    alerts, by_id = collection.alerts, collection.by_id
+    from_records = collection.slims is not None
+    for place in dict.fromkeys(chain.from_iterable(every_places)):
+        record = records[place]
+        parent_id = record[UPDATES]
+        parent = (
+            records[collection.position(parent_id)]
+            if from_records and parent_id is not None and parent_id in by_id
+            else None
+        )
+        if from_records and record[SHA] and (parent is None or parent[SHA]):
+            tokens[place] = context.record_token(record, collection.sizes, parent)
+        else:
+            tokens[place] = context.entry_token(alerts[place])
+    return tokens
+
+
+def _entries(
+    places: list[int], tokens: list[str], records: Sequence[Slim], alerts: Sequence[Alert]
+) -> Callable[[], FeedEntries]:
+    """A feed's entries for its renderers, made only if one runs."""
+    return lambda: FeedEntries(
+        tokens=tokens,
+        latest=[records[place][LATEST] for place in places],
+        alert=lambda index: alerts[places[index]],
+    )
+
+
+def _entries_digest(tokens: list[str]) -> str:
     """What a feed's entries show, in order, as one value for its output key."""
     # Tokens are repr()s, which escape newlines, so joined they cannot run into each other.
-    joined = "\n".join([tokens[alert.id] for alert in entries])
-    return hashlib.sha256(joined.encode()).hexdigest()
+    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()
 
 
 def _scope_key(scope: FeedScope) -> tuple[str, str, str]:
@@ -111,9 +141,21 @@ def _scope_key(scope: FeedScope) -> tuple[str, str, str]:
     return (scope.key, scope.title, scope.description)
 
 
-def _renderer(fmt: FeedFormat, scope: FeedScope, entries: list[Alert], context: FeedContext) -> Any:
-    render = _RENDERERS[fmt]
-    return lambda: render(scope, entries, context)
+def _renderer(
+    fmt: FeedFormat, scope: FeedScope, entries: Callable[[], FeedEntries], context: FeedContext
+) -> Callable[[], bytes]:
+    def render() -> bytes:
+        if fmt is FeedFormat.JSON:
+            return render_json(scope, entries(), context)
+        # feedgen and lxml take tens of milliseconds to import: a build that renders no
+        # Atom or RSS feed (most do not) never imports them.
+        from . import atom_rss
+
+        if fmt is FeedFormat.ATOM:
+            return atom_rss.render_atom(scope, entries(), context)
+        return atom_rss.render_rss(scope, entries(), context)
+
+    return render
 
 
 def _sector_opml(env: Any, scopes: list[FeedScope], context: FeedContext, slug: str) -> Any:

@@ -26,7 +26,7 @@ ATOM_ENTRY = f"{{{atom_rss.ATOM_NS}}}entry"
 def whole_tree_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
     """The Atom document built the slow, obvious way: every entry parsed into one tree."""
     ordered = sorted(entries, key=newest_first_key)
-    fg = atom_rss._feed(scope, ordered, ctx, FeedFormat.ATOM)
+    fg = atom_rss._feed(scope, atom_rss.feed_updated(ordered, ctx), ctx, FeedFormat.ATOM)
     atom_rss._atom_extensions(fg)
     root = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
     for alert in ordered:
@@ -37,7 +37,7 @@ def whole_tree_atom(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext
 
 def whole_tree_rss(scope: FeedScope, entries: Sequence[Alert], ctx: FeedContext) -> bytes:
     ordered = sorted(entries, key=newest_first_key)
-    fg = atom_rss._feed(scope, ordered, ctx, FeedFormat.RSS)
+    fg = atom_rss._feed(scope, atom_rss.feed_updated(ordered, ctx), ctx, FeedFormat.RSS)
     atom_rss._rss_extensions(fg)
     root = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False, encoding="UTF-8"))
     channel = root.find("channel")

@@ -15,8 +15,8 @@ from lxml import etree
 
 from alert_feeds.atom_rss import feed_updated, render_atom, render_rss
 from alert_feeds.context import FeedContext
-from alert_feeds.extension import CASCADE_NS, THREAD_NS
 from alert_feeds.jsonfeed import render_json
+from alert_feeds.namespaces import CASCADE_NS, THREAD_NS
 from alert_feeds.scopes import FeedFormat, all_scopes, everything_scope
 from alerts.errors import BuildError
 

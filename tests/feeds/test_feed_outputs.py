@@ -18,8 +18,9 @@ from alert_feeds.outputs import write_feeds
 from alert_feeds.scopes import everything_scope
 from alerts.collection import AlertCollection
 from alerts.fragments import FragmentStore
+from alerts.index import slim_of
 from alerts.loader import LoadedContent
-from alerts.model import Alert, Attachment, Level, Provenance, Sector, Source
+from alerts.model import Alert, Attachment, Level, Provenance, Sector, Source, newest_first_key
 from alerts.registry import Registry
 from alerts.settings import CascadeSettings
 
@@ -62,6 +63,26 @@ def build(alerts: Sequence[Alert], **overrides: Any) -> StubGenerator:
     return generator
 
 
+def from_records(
+    alerts: Sequence[Alert], made: list[str] | None = None, **overrides: Any
+) -> StubGenerator:
+    """`build` from slim records, as a build's collection is: each alert made when asked for
+    (and its id noted in `made`), with the attachment sizes the build found."""
+    ordered = sorted(alerts, key=newest_first_key)
+    records = [slim_of(alert, SECTORS) for alert in ordered]
+    sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
+
+    def make(position: int) -> Alert:
+        if made is not None:
+            made.append(ordered[position].id)
+        return ordered[position]
+
+    collection = AlertCollection.lazily(records, make, sizes)
+    generator = StubGenerator(LoadedContent(Registry(SECTORS, SOURCES), collection, 0), **overrides)
+    write_feeds(generator)
+    return generator
+
+
 def changed(before: StubGenerator, after: StubGenerator) -> set[str]:
     assert before.keys.keys() == after.keys.keys()
     return {path for path, key in after.keys.items() if before.keys[path] != key}
@@ -88,6 +109,39 @@ def archive(make_alert: Callable[..., Alert]) -> list[Alert]:
 
 def test_nothing_changed_nothing_changes(archive: list[Alert]) -> None:
     assert changed(build(archive), build(archive)) == set()
+
+
+def test_records_give_the_keys_alerts_give_and_make_no_alert(
+    archive: list[Alert], make_alert: Callable[..., Alert]
+) -> None:
+    """A build's feeds are keyed from slim records: the same keys as from the alerts
+    (so from fragments too), and no alert is made unless a feed is rendered."""
+    alerts = [
+        replace(archive[0], attachments=(Attachment("a.pdf", 10, "application/pdf"),)),
+        *archive[1:],
+        make_alert("for-all", issued=NOW, sectors=("all",), content_hash="all"),
+        make_alert("update", issued=NOW, updates="day-3", content_hash="u"),
+        make_alert("orphan", issued=NOW, updates="gone", content_hash="o", sectors=("banks",)),
+    ]
+    provenance = {"day-1": Provenance("c" * 40, "SHA256:x", "Signer")}
+    made: list[str] = []
+    records = from_records(alerts, made, provenance=provenance)
+    assert made == []
+    assert records.keys == build(alerts, provenance=provenance).keys
+    rendered = records.renders["feeds/sectors/retail.atom.xml"]()
+    assert (
+        rendered == build(alerts, provenance=provenance).renders["feeds/sectors/retail.atom.xml"]()
+    )
+    assert "update" in made
+
+
+def test_a_stored_entry_is_spliced_without_making_its_alert(archive: list[Alert]) -> None:
+    store = FragmentStore(None)
+    from_records(archive, fragments=store).renders["feeds/all.atom.xml"]()
+    made: list[str] = []
+    again = from_records(archive, made, fragments=store).renders["feeds/all.atom.xml"]()
+    assert again == build(archive).renders["feeds/all.atom.xml"]()
+    assert made == ["day-0"]  # only the newest: its `updated` dates the feed
 
 
 def test_a_new_alert_changes_only_the_feeds_that_carry_it(
@@ -119,11 +173,12 @@ def test_signer_attachment_size_and_parent_date_change_feeds(
     assert "feeds/sectors/banks/red.json" in changed(
         build([resized, *archive[1:]]), build([bigger, *archive[1:]])
     )
-    # An update names its parent's tag id, which carries the parent's issue date.
+    # An update names its parent's tag id, which carries the parent's issue date: the
+    # parent's file, edited to move it, has a new hash.
     update = make_alert(
         "update", issued=NOW, updates=day0.id, content_hash="u", sectors=("retail",)
     )
-    moved = replace(day0, issued=day0.issued - timedelta(days=20))
+    moved = replace(day0, issued=day0.issued - timedelta(days=20), content_hash="moved")
     assert "feeds/sectors/retail.json" in changed(
         build([*archive, update]), build([moved, *archive[1:], update])
     )
