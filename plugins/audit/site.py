@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from itertools import repeat
-from operator import getitem, itemgetter
+from operator import itemgetter
 from typing import Any, Final
 
 from alerts.index import ID, SHA
@@ -19,10 +19,10 @@ AUDIT_PAGE = "audit/index.html"
 AUDIT_JSON = "audit/audit.json"
 LEDGER_JSON = "audit/ledger.json"
 HISTORY_PAGE = "alerts/{}/history/index.html"
-# A history page's key: its file's digest (the first 32 hex digits of its SHA-256), its
-# revisions' digest (or a stand-in as long, that no digest is) and a tail every page shares.
-_KEY: Final = "{}{}{}"
-_FILE: Final = slice(None, 32)
+# A history page's key: its file's digest (the first 32 hex digits of its SHA-256, cut by
+# the format), its revisions' digest (or a stand-in as long, that no digest is) and a tail
+# every page shares.
+_KEY: Final = "{0:.32}{1}{2}"
 _NO_HISTORY: Final = "-" * DIGEST_SIZE
 _TAIL: Final = 16
 
@@ -100,14 +100,13 @@ def _emit_histories(generator: Any, audit: BuildAudit) -> None:
         # No slim records (or a file's digest unknown): a collection made otherwise.
         alerts = list(collection.alerts)
         ids = [alert.id for alert in alerts]
-        files = [alert.content_hash[:32] or _file_digest(alert) for alert in alerts]
+        shas = [alert.content_hash or _file_digest(alert) for alert in alerts]
     else:
         alerts = collection.alerts
         ids = list(map(itemgetter(ID), slims))
-        files = list(map(getitem, shas, repeat(_FILE)))
     # Every key is as long as every other (a file digest, a history digest or a stand-in
     # as long, the tail), so a key published for one page ends with no other's.
-    keys = list(map(_KEY.format, files, map(digests.get, ids, repeat(_NO_HISTORY)), repeat(tail)))
+    keys = list(map(_KEY.format, shas, map(digests.get, ids, repeat(_NO_HISTORY)), repeat(tail)))
     rels = list(map(HISTORY_PAGE.format, ids))
     for position in _changed(generator, rels, keys):
         alert = alerts[position]
