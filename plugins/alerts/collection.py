@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import compress, repeat
-from operator import itemgetter, lt
+from itertools import chain, compress, groupby, repeat
+from operator import ge, itemgetter, lt
 from pathlib import Path
 from typing import overload
 
@@ -18,6 +18,7 @@ from .model import ALL_SECTORS, Alert, Attachment, Level, newest_first_key
 from .validate import ParsedAlert
 
 ATTACHMENTS_DIR = "attachments"
+_END_OF_TIME = 1 << 62  # microseconds: later than any alert
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,14 @@ class AlertCollection:
         archive of thousands looks at few of them."""
         alerts = LazyAlerts(len(slims), make)
         positions = dict(zip(map(itemgetter(ID), slims), range(len(slims)), strict=True))
-        children: defaultdict[str, list[Slim]] = defaultdict(list)
-        for slim in filter(itemgetter(UPDATES), slims):
-            children[slim[UPDATES]].append(slim)
+        # Each parent's updates, oldest first: sorted in C, then one step per parent.
+        threaded = sorted(filter(itemgetter(UPDATES), slims), key=itemgetter(UPDATES, ISSUED, ID))
         return cls(
             alerts=alerts,
             by_id=LazyById(positions, alerts),
             children={
-                parent: tuple(s[ID] for s in sorted(kids, key=lambda s: (s[ISSUED], s[ID])))
-                for parent, kids in children.items()
+                parent: tuple(map(itemgetter(ID), kids))
+                for parent, kids in groupby(threaded, itemgetter(UPDATES))
             },
             slims=slims,
             sizes=sizes or {},
@@ -365,25 +365,31 @@ def check_cached(
         for correction in suspect.corrections:
             if correction.at > latest_allowed:
                 problems.append(_future_correction(suspect, correction.at, line))
-    for rel in compress(rels, map(itemgetter(UPDATES), records)):
+    # An update whose parent is missing or not older: C loops find them (a missing parent
+    # counts as issued at the end of time).
+    threaded = list(compress(rels, map(itemgetter(UPDATES), records)))
+    updates = list(map(slims.__getitem__, threaded))
+    parents_issued = map(issued.get, map(itemgetter(UPDATES), updates), repeat(_END_OF_TIME))
+    for rel in compress(threaded, map(ge, parents_issued, map(itemgetter(ISSUED), updates))):
         slim = slims[rel]
         parent = slim[UPDATES]
         if parent not in issued:
             problems.append(_no_parent(alert(rel), line))
         elif issued[parent] >= slim[ISSUED]:
             problems.append(_parent_later(alert(rel), line))
-    names: dict[str, list[str]] = defaultdict(list)
-    for rel in compress(rels, map(itemgetter(ATTACHMENTS), records)):
-        for name in slims[rel][ATTACHMENTS]:
-            names[name].append(rel)
+    # Every attachment named, in the order first named (C loops).
+    attached = list(compress(rels, map(itemgetter(ATTACHMENTS), records)))
+    names = dict.fromkeys(
+        chain.from_iterable(map(itemgetter(ATTACHMENTS), map(slims.__getitem__, attached)))
+    )
 
     base = content.resolve() / ATTACHMENTS_DIR
     sizes: dict[str, int | str] = {}
-    for name, rels in names.items():
+    for name in names:
         resolved = _resolve(content, base, Attachment(name, 0, ""))
         sizes[name] = resolved if isinstance(resolved, str) else resolved.size
         if isinstance(resolved, str):
-            for rel in dict.fromkeys(rels):
+            for rel in (rel for rel in attached if name in slims[rel][ATTACHMENTS]):
                 unusable = alert(rel)
                 for index, attachment in enumerate(unusable.attachments):
                     if attachment.name == name:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain, filterfalse, islice, repeat
-from operator import itemgetter
+from operator import add, attrgetter, itemgetter
 from typing import Any, NamedTuple, Protocol, overload
 
 from .collection import AlertCollection
@@ -218,6 +218,7 @@ def month_of(alert: Alert) -> tuple[int, int]:
 
 
 _RANK = {level.value: level.rank for level in Level}
+_DAY_US = 86_400_000_000
 # A year page's key: two SHA-256 digests in hex (see _listing_pages).
 _YEAR_KEY = 128
 
@@ -390,8 +391,14 @@ class _Planner:
             rest = list(filterfalse(touched_alerts.__contains__, range(len(slims))))
             ids = list(map(itemgetter(ID), map(slims.__getitem__, rest)))
             missed = published.unchanged_endings(
-                list(map(_ALERT_PAGE.format, ids)),
-                list(map(_SIGNATURE.format, map(provenance.get, ids, repeat(_UNSIGNED)))),
+                list(map(add, map(add, repeat("alerts/"), ids), repeat("/index.html"))),
+                list(
+                    map(
+                        add,
+                        repeat("\0"),
+                        map("\0".join, map(_SIGNED, map(provenance.get, ids, repeat(_UNSIGNED)))),
+                    )
+                ),
             )
             planned = sorted(touched_alerts.union(map(rest.__getitem__, missed)))
             threads = collection.thread_keys([slims[p][ID] for p in planned]).get
@@ -400,7 +407,7 @@ class _Planner:
             # signer alone (above) is checked against the end of it.
             slim = slims[position]
             alert_id = slim[ID]
-            path = _ALERT_PAGE.format(alert_id)
+            path = f"alerts/{alert_id}/index.html"
             signed = provenance.get(alert_id)
             attached = slim[ATTACHMENTS]
             sized = repr([self.sizes.get(name) for name in attached]) if attached else ""
@@ -494,16 +501,15 @@ def _month_repr(link: MonthLink | None) -> str:
     return "-" if link is None else f"{link.year}-{link.month}-{link.count}"
 
 
-_ALERT_PAGE = "alerts/{}/index.html"
-# The last part of an alert page's key: who signed it (a format, so that a C loop can make
-# it for the whole archive). Commit and fingerprint hold no NUL, so it reads back one way
-# only; no commit is called "-".
-_SIGNATURE = "\0{0.commit}\0{0.signer_fingerprint}\0{0.signer_name}"
+# The last part of an alert page's key: who signed it, each part after a NUL (made by C
+# loops for the whole archive, see _alert_pages). Commit and fingerprint hold no NUL, so it
+# reads back one way only; no commit is called "-".
+_SIGNED = attrgetter("commit", "signer_fingerprint", "signer_name")
 _UNSIGNED = Provenance("-", "", "")
 
 
 def _signature(signed: Provenance | None) -> str:
-    return _SIGNATURE.format(signed or _UNSIGNED)
+    return "\0" + "\0".join(_SIGNED(signed or _UNSIGNED))
 
 
 def _name(link: MonthLink | None) -> str:
@@ -539,23 +545,27 @@ def _newest(
     years: list[tuple[int, int]],
 ) -> list[int]:
     """The newest `n` members of a scope: those of its newest years (`years`, newest first,
-    with their counts) that hold `n`, and of the year before them. An alert's year is in
-    its author's offset, so a year's alerts and the next year's may interleave near New
-    Year, but never two years apart."""
-    chosen: list[int] = []
-    held = 0
+    with their counts) that hold `n`, and of the year before them if it may hold newer
+    ones. An alert's year is in its author's offset, so a year's alerts and the year
+    before's may interleave within a day of New Year, but never two years apart."""
+    if n <= 0:
+        return []
+    lists: list[list[int]] = []
+    newest: list[int] = []
+    held, taken = 0, 0
     for year, count in years:
-        if held >= n and (not chosen or year < chosen[-1] - 1):
-            break
-        chosen.append(year)
         if held >= n:
-            break
-        held += count
-    lists = []
-    for year in chosen:
+            # The year before `taken` ends, in UTC, within a day of New Year.
+            second_day = period_of(f"{scope}/{taken}")[0] + 2 * _DAY_US
+            if year < taken - 1 or slims[newest[-1]][ISSUED] >= second_day:
+                break
         members = groups.get(f"{scope}/{year}")
         lists.append(_gather(slims, f"{scope}/{year}") if members is None else members)
-    return list(islice(heapq.merge(*lists), n))
+        newest = list(islice(heapq.merge(*lists), n))
+        if held >= n:
+            break
+        held, taken = held + count, year
+    return newest
 
 
 def _current(slims: Sequence[Slim], keys: ItemKeys) -> list[int]:

@@ -18,6 +18,7 @@ from alerts.index import (
     period_of,
     sort_key,
 )
+from alerts.pages import _newest
 
 
 def archive(count: int, seed: int) -> list[Slim]:
@@ -74,3 +75,37 @@ def test_a_period_holds_its_year_or_month_with_a_day_either_side() -> None:
     assert low == micros(datetime(2016, 12, 1, tzinfo=UTC)) - day
     assert high >= micros(datetime(2017, 1, 1, tzinfo=UTC)) + day
     assert high <= micros(datetime(2017, 1, 5, tzinfo=UTC)) + day
+
+
+@pytest.mark.parametrize(("seed", "n"), [(seed, n) for seed in range(4) for n in (1, 5, 40)])
+def test_a_scopes_newest_come_from_its_newest_years_and_the_year_before(seed: int, n: int) -> None:
+    slims = archive(300, seed)
+    counts: dict[int, int] = {}
+    for slim in slims:
+        year = int(slim[GROUPS][0].rpartition("/")[2])
+        counts[year] = counts.get(year, 0) + 1
+    years = sorted(counts.items(), reverse=True)
+    assert _newest(slims, "sectors/retail", n, {}, years) == list(range(min(n, len(slims))))
+
+
+def test_an_alert_of_the_year_before_in_its_authors_offset_can_be_among_the_newest() -> None:
+    def slim(alert_id: str, utc: datetime, offset_hours: int) -> Slim:
+        local = utc.astimezone(timezone(timedelta(hours=offset_hours)))
+        record: list[object] = [None] * (GROUPS + 1)
+        record[KEY], record[ISSUED] = sort_key(micros(utc), alert_id), micros(utc)
+        record[GROUPS] = (f"sectors/retail/{local.year}",)
+        return tuple(record)
+
+    new_year = datetime(2017, 1, 1, tzinfo=UTC)
+    slims = sorted(
+        [
+            *(slim(f"new{i}", new_year + timedelta(minutes=10 + i), 0) for i in range(3)),
+            slim("late", new_year + timedelta(hours=5), -10),  # 2016-12-31 19:00 locally
+            slim("old", new_year - timedelta(days=30), 0),
+        ],
+        key=lambda s: s[KEY],
+    )
+    assert slims[0][GROUPS] == ("sectors/retail/2016",)  # the newest, in the year before
+    years = [(2017, 3), (2016, 2)]
+    assert _newest(slims, "sectors/retail", 3, {}, years) == [0, 1, 2]
+    assert _newest(slims, "sectors/retail", 2, {}, years) == [0, 1]
