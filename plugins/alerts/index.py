@@ -154,3 +154,10 @@ def members_of(slims: Sequence[Slim], groups: Iterable[str]) -> dict[str, list[i
             if group in wanted:
                 found[group].append(position)
     return {group: members for group, members in found.items() if members}
+
+
+def first_issued_after(slims: Sequence[Slim], moment_us: int) -> int | None:
+    """The earliest issue time later than `moment_us` among the slim records (newest first,
+    as sorted by their keys), or None: by bisection, not a pass over the archive."""
+    run = issued_between(slims, moment_us + 1, _KEY_BASE - 1)
+    return slims[run.stop - 1][ISSUED] if run else None

@@ -12,6 +12,7 @@ from alerts.index import (
     ISSUED,
     KEY,
     Slim,
+    first_issued_after,
     issued_between,
     members_of,
     micros,
@@ -109,3 +110,12 @@ def test_an_alert_of_the_year_before_in_its_authors_offset_can_be_among_the_newe
     years = [(2017, 3), (2016, 2)]
     assert _newest(slims, "sectors/retail", 3, {}, years) == [0, 1, 2]
     assert _newest(slims, "sectors/retail", 2, {}, years) == [0, 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_issued_after_is_the_least_issue_time_past_the_moment(seed: int) -> None:
+    slims = archive(200, seed)
+    rng = random.Random(seed)
+    for moment in [*(rng.choice(slims)[ISSUED] + d for d in (-1, 0, 1)), 0, 1 << 60]:
+        later = [slim[ISSUED] for slim in slims if slim[ISSUED] > moment]
+        assert first_issued_after(slims, moment) == (min(later) if later else None)
