@@ -543,8 +543,14 @@ def _check_request(oid: str) -> None:
 
 def _git(repo: Path, *arguments: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     # Always feed stdin (empty if nothing to say) so that git never waits on our terminal.
+    # GIT_FLUSH=0: writing to a pipe, git would otherwise flush every line (rev-list: one
+    # write, and one wake-up of ours, per commit), and we read the whole answer anyway.
     return subprocess.run(
-        ["git", "-C", str(repo), *arguments], input=stdin, capture_output=True, check=False
+        ["git", "-C", str(repo), *arguments],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "GIT_FLUSH": "0"},
     )
 
 
