@@ -262,7 +262,7 @@ class AlertCache:
             ordered = sorted(self.fresh.items(), key=_order)
             journal.save({**dict(ordered), _GENERATION: generation}, changes)
         else:
-            journal.save({**self.fresh, _GENERATION: generation}, changes)
+            journal.save({}, changes)  # appended to the log: the entries are not written
         self.entries = dict(self.fresh)
         self.generation = generation
         self._changed = {}
