@@ -141,7 +141,7 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
         written[alert] = tuple(offsets)
     stored = None if base is None else state.stored
     changed = len(histories.changes)
-    if stored is not None:
+    if stored is not None and state.alerts is not stored.alerts:
         changed += len(state.alerts ^ stored.alerts)
     compact = stored is None or changed > max(COMPACT_AT, len(histories.columns.ids) // 8)
     with cache_lock(cache_dir):
@@ -214,6 +214,7 @@ def _overlay_entry(row: list[Any]) -> tuple[str, Entry]:
 
 
 def _totals_json(state: AuditState, stored: Stored, overlay: list[list[Any]]) -> dict[str, Any]:
+    same = state.alerts is stored.alerts  # as read: no archive's worth of comparing
     signer_keys: dict[SignerKey, int] = {}
     unpublished = [signer_keys.setdefault(s, len(signer_keys)) for s in state.unpublished.values()]
     return {
@@ -238,8 +239,8 @@ def _totals_json(state: AuditState, stored: Stored, overlay: list[list[Any]]) ->
         ),
         "columns": stored.token,
         "histories": overlay,
-        "alerts_added": sorted(state.alerts - stored.alerts),
-        "alerts_removed": sorted(stored.alerts - state.alerts),
+        "alerts_added": [] if same else sorted(state.alerts - stored.alerts),
+        "alerts_removed": [] if same else sorted(stored.alerts - state.alerts),
         "ledger_entries": state.ledger_entries,
         "ledger_digest": state.ledger_digest,
         "publications": [list(state.publications.frontier), list(state.publications.outside)],
@@ -270,6 +271,10 @@ def _state(
     if not set(map(type, added)) | set(map(type, removed)) <= {str}:
         raise ValueError("alert paths must be text")
     overlay = dict(_overlay_entry(row) for row in data["histories"])
+    # An archive's worth of paths: copied only when some were added or removed since.
+    alerts = stored.alerts - frozenset(removed) if removed else stored.alerts
+    if added:
+        alerts |= frozenset(added)
     return AuditState(
         key=key,
         head=head,
@@ -286,7 +291,7 @@ def _state(
         },
         revoked=frozenset(str(fingerprint) for fingerprint in data["revoked"]),
         head_signers=None if head_signers is None else SignersState(*head_signers),
-        alerts=(stored.alerts - frozenset(removed)) | frozenset(added),
+        alerts=alerts,
         ledger_entries=int(data["ledger_entries"]),
         ledger_digest=str(data["ledger_digest"]),
         publications=Publications(tuple(map(str, frontier)), tuple(map(str, outside))),

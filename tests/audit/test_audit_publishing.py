@@ -301,3 +301,31 @@ def test_only_the_history_of_a_changed_alert_is_rendered_again(
     cold = tmp_path / "cold"
     assert build(repo, conf, cold, "--no-cache") == 0
     assert tree_digest(cold) == tree_digest(output)
+
+
+def test_a_history_shows_the_alert_file_as_it_is(
+    published: tuple[SignedRepo, Path, Path, str], tmp_path: Path
+) -> None:
+    """An uncommitted edit (a development build) changes no revision, but the history shows
+    the file's title: its page follows the file."""
+    repo, conf, output, _ = published
+
+    def develop(into: Path, *extra: str) -> int:
+        return publish.main(
+            ["build", "--settings", str(conf), "--content", str(repo.path / "content"),
+             "--output", str(into), "--now", NOW, *extra]
+        )  # fmt: skip
+
+    market = repo.path / alert_path("market-fire")
+    page = output / "alerts/2024-05-01-market-fire/history/index.html"
+    market.write_text(alert_text("Fire near the old market"), encoding="utf-8")
+    assert develop(output) == 0
+    assert "Fire near the old market" in page.read_text(encoding="utf-8")
+    # The same one uncommitted change, so the same notice on every page: only this history's
+    # key tells that its file changed.
+    market.write_text(alert_text("Fire near the market hall"), encoding="utf-8")
+    assert develop(output) == 0
+    assert "Fire near the market hall" in page.read_text(encoding="utf-8")
+    cold = tmp_path / "cold"
+    assert develop(cold, "--no-cache") == 0
+    assert tree_digest(cold) == tree_digest(output)
