@@ -204,6 +204,13 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         assert self._output is not None
         return self._output.unchanged(path, key)
 
+    def unchanged_endings(self, paths: list[str], endings: list[str]) -> list[int]:
+        """`unchanged` for thousands of pages at once, each known unchanged if its published
+        key ends with its `ending` (see SiteOutput.unchanged_endings): keeps those, returns
+        the positions of the others, in C loops."""
+        assert self._output is not None
+        return self._output.unchanged_endings(paths, endings)
+
     def emit_page(self, plan: PagePlan | Page) -> None:
         assert self._output is not None
         key = plan.key if isinstance(plan, Page) else _output_key((plan.template, plan.parts))

@@ -229,3 +229,18 @@ def test_carried_folders_keep_what_is_not_emitted(tmp_path: Path) -> None:
     ) == ["x/1.html", "x/2.html"]
     assert (tmp_path / "output" / "x" / "2.html").read_bytes() == b"two"
     assert stats.deleted == 1  # y/1.html: not emitted, not carried
+
+
+def test_unchanged_endings_leaves_a_page_planned_already_to_be_reported(tmp_path: Path) -> None:
+    publish(tmp_path, {"a.html": ("k1", b"a"), "b.html": ("k1", b"b"), "c.html": ("k2", b"c")})
+    out = writer(tmp_path)
+    assert out.unchanged("b.html", "k1")
+    # b is planned already; c's key ends otherwise; a is kept.
+    assert out.unchanged_endings(["a.html", "b.html", "c.html", "d.html"], ["1"] * 4) == [1, 2, 3]
+    with pytest.raises(ValueError, match="one ending per file"):
+        out.unchanged_endings(["a.html"], [])
+    with pytest.raises(BuildError, match="two outputs"):
+        out.emit("b.html", "k1", lambda: b"b")
+    out.emit("c.html", "k3", lambda: b"c")
+    stats = out.publish()
+    assert (stats.kept, stats.rendered, stats.deleted) == (3, 1, 0)  # c rendered the same bytes
