@@ -38,7 +38,7 @@ from typing import Any
 
 from .discover import ContentWalk, walk_content
 from .fingerprint import code_fingerprint, files_fingerprint
-from .index import EXPIRES, ISSUED, LATEST, micros, slim_of
+from .index import EXPIRES, KEY, LATEST, first_issued_after, micros, slim_of
 
 STAMP_FILE = "stamp.json"
 FORMAT = 1
@@ -299,25 +299,23 @@ def alert_boundaries(
     future) it begins.
 
     Read from the collection's slim records when it has them, so that a build which looked
-    at a handful of alerts does not build every other one just to stamp itself; and column
-    by column in C loops (itemgetter, filter, min), as it runs over the whole archive."""
+    at a handful of alerts does not build every other one just to stamp itself; and without
+    a Python step per alert, as it runs over the whole archive."""
     after = micros(now)
     window = window_days * _DAY
     retention = retention_days * _DAY
-    records = getattr(collection, "slims", None)
+    records = getattr(collection, "slims", None)  # newest first
     if records is None:
-        records = [slim_of(alert, ()) for alert in collection.alerts]
-    issued = list(map(itemgetter(ISSUED), records))
-    latest = map(itemgetter(LATEST), records)
-    expires = filter(partial(is_not, None), map(itemgetter(EXPIRES), records))
-    # (moments, how long after each moment the boundary falls)
-    for moments, delay in (
-        (expires, 0),
-        (issued, 0),
-        (issued, window),
-        (issued, retention),
-        (latest, retention),
-    ):
-        first = min(filter((after - delay).__lt__, moments), default=None)
+        records = sorted((slim_of(alert, ()) for alert in collection.alerts), key=itemgetter(KEY))
+    # Issue times: by bisection over the archive's order.
+    for delay in (0, window, retention):
+        first = first_issued_after(records, after - delay)
         if first is not None:
             yield first + delay
+    # Expiries and corrections follow no order: one C loop over each column.
+    latest = map(itemgetter(LATEST), records)
+    expires = filter(partial(is_not, None), map(itemgetter(EXPIRES), records))
+    for moments, delay in ((expires, 0), (latest, retention)):
+        found = min(filter((after - delay).__lt__, moments), default=None)
+        if found is not None:
+            yield found + delay

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from alerts import build as alerts_build
 from alerts import discover, stamp
 from alerts.collection import AlertCollection
-from alerts.index import micros, slim_of
+from alerts.index import KEY, micros, slim_of
 from alerts.model import Alert, Correction, Level
 from tests.cli.test_cli import tree_digest
 from tests.conftest import DEMO_NOW, ROOT, build, copy_content
@@ -244,7 +245,7 @@ def test_next_change_is_the_earliest_boundary_after_now() -> None:
     ]
     # the second alert leaves the 7-day current window in 4 hours; the first alert's
     # correction leaves the 45-day retention window in 1 hour, which comes first
-    slims = [slim_of(a, ()) for a in alerts]
+    slims = sorted((slim_of(a, ()) for a in alerts), key=itemgetter(KEY))  # newest first
     for collection in (AlertCollection.of(alerts), SimpleNamespace(slims=slims)):
         boundaries = stamp.alert_boundaries(collection, window_days=7, retention_days=45, now=now)
         assert stamp.next_change(boundaries, now) == now + timedelta(hours=1)
