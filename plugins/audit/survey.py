@@ -8,12 +8,13 @@ another commit, so forked workers each take a run of commits with a `git log` an
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import multiprocessing
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
 
-from alerts.parallel import map_forked, workers_available
+from alerts.parallel import workers_available
 
 from .bulk import collector_paused
 from .gitstream import ChangeLog, CommitChanges, read_objects
@@ -25,11 +26,13 @@ from .sshsig import load_cryptography
 
 # Below this many commits, forking workers costs more than it saves.
 PARALLEL_AT: Final = 512
-# Runs of commits per worker: each git started reads the object store's indexes afresh.
-_RUNS_PER_WORKER: Final = 1
+
+R = TypeVar("R")
 
 # A SignatureCheck as a worker sends it back, with the key as its wire blob.
 _Row = tuple[int, str | None, bytes | None, str | None, bool]
+# What a worker finds of one run: the changes of its commits and their signature checks.
+_Found = tuple[list[CommitChanges], list[tuple[str, _Row]]]
 
 
 def survey(
@@ -41,7 +44,8 @@ def survey(
     """The changes of `commits` (in their order), and the signature checks of those of them
     that are `unchecked` (whose verdict is not cached)."""
     workers = workers_available()
-    if len(commits) < PARALLEL_AT or workers < 2:
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if len(commits) < PARALLEL_AT or workers < 2 or not can_fork:
         with ChangeLog(repository.top, commits) as log:
             # While git diffs the trees in the background, verify the signatures: the
             # cryptography does not depend on who may sign, so it need not wait for the diff.
@@ -49,21 +53,52 @@ def survey(
             return log.result(), found
     if unchecked:
         load_cryptography()
-    size = -(-len(commits) // (workers * _RUNS_PER_WORKER))
+    size = -(-len(commits) // workers)
     runs = [commits[start : start + size] for start in range(0, len(commits), size)]
     work = partial(_survey_run, repository.top, repository.object_format, unchecked)
     changes: list[CommitChanges] = []
     checks: dict[str, SignatureCheck] = {}
     keys: dict[bytes, PublicKey] = {}
-    for run_changes, rows in map_forked(work, runs, workers, min_items=2):
+    for run_changes, rows in forked_but_last(work, runs):
         changes += run_changes
         checks.update((oid, _check(row, keys)) for oid, row in rows)
     return changes, checks
 
 
+def forked_but_last(work: Callable[[Sequence[str]], R], runs: Sequence[Sequence[str]]) -> list[R]:
+    """`work` of each run, in order: each in a forked worker but the last, done here meanwhile.
+
+    The last run holds the newest commits, whose trees are the largest: the longest to diff,
+    and its answer, made here, need not be pickled and sent.
+    """
+    if len(runs) < 2:
+        return [work(run) for run in runs]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(len(runs) - 1, initializer=_adopt, initargs=(work, runs)) as pool:
+        pending = [pool.apply_async(_run_at, (index,)) for index in range(len(runs) - 1)]
+        last = work(runs[-1])
+        return [*(answer.get() for answer in pending), last]
+
+
+# In a forked worker: the work and its runs, inherited with the parent's memory rather than
+# pickled (the set of unchecked commits alone is as long as the history).
+_adopted: tuple[Callable[[Sequence[str]], Any], Sequence[Sequence[str]]] | None = None
+
+
+def _adopt(work: Callable[[Sequence[str]], Any], runs: Sequence[Sequence[str]]) -> None:
+    global _adopted
+    _adopted = (work, runs)
+
+
+def _run_at(index: int) -> Any:
+    assert _adopted is not None
+    work, runs = _adopted
+    return work(runs[index])
+
+
 def _survey_run(
-    top: Path, object_format: ObjectFormat, unchecked: Collection[str], run: list[str]
-) -> tuple[list[CommitChanges], list[tuple[str, _Row]]]:
+    top: Path, object_format: ObjectFormat, unchecked: Collection[str], run: Sequence[str]
+) -> _Found:
     """In a worker: one run of commits, its `git log` working while signatures are checked."""
     with ChangeLog(top, run) as log, collector_paused():
         rows = []

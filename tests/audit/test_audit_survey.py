@@ -3,6 +3,7 @@ one process finds, good signatures and bad alike."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,20 +39,29 @@ def test_workers_find_what_one_process_finds(
     assert sorted(v.rule for v in alone.violations) == ["signed", "signed"]
 
     forks: list[int] = []
-    real = survey.map_forked
+    real = survey.forked_but_last
 
-    def counting(
-        function: Callable[[Any], Any], items: Sequence[Any], *rest: Any, **named: Any
-    ) -> Any:
-        forks.append(len(items))
-        return real(function, items, *rest, **named)
+    def counting(function: Callable[[Any], Any], runs: Sequence[Any]) -> Any:
+        forks.append(len(runs))
+        return real(function, runs)
 
     monkeypatch.setattr(survey, "PARALLEL_AT", 2)
     monkeypatch.setattr(survey, "workers_available", lambda: 2)
-    monkeypatch.setattr(survey, "map_forked", counting)
+    monkeypatch.setattr(survey, "forked_but_last", counting)
     shared = audit_repository(mixed.path, policy, NOW, Ledger(), tmp_path / "shared")
     assert forks == [2]
     assert shared == alone
+
+
+def test_runs_are_answered_in_order_the_last_one_here(tmp_path: Path) -> None:
+    def where(run: Sequence[str]) -> Any:
+        return [*run, os.getpid()]
+
+    found = survey.forked_but_last(where, [["a"], ["b"], ["c"]])
+    assert [answer[:-1] for answer in found] == [["a"], ["b"], ["c"]]
+    assert found[-1][-1] == os.getpid()
+    assert all(answer[-1] != os.getpid() for answer in found[:-1])
+    assert survey.forked_but_last(where, [["a"]]) == [["a", os.getpid()]]
 
 
 def test_objects_are_read_in_one_go(mixed: SignedRepo) -> None:
