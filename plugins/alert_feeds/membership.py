@@ -13,11 +13,11 @@ building (or reading from the cache) a single alert just to learn where it goes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter, le
+from operator import itemgetter, le, not_, or_
 
 from alerts.index import ISSUED, LATEST, LEVEL, SCOPES, Slim, micros, slim_of
 from alerts.model import Alert, Level
@@ -26,6 +26,7 @@ from .retention import retention_cutoff
 from .scopes import FeedScope
 
 _SECTOR = "sectors/"
+_LEVEL = "levels/"
 _NONE: tuple[int, ...] = ()
 # The default of every lookup by listing: most listings route to no scope ("levels/...").
 _NO_SCOPES = repeat(_NONE)
@@ -38,26 +39,43 @@ class _Routes:
 
     anywhere: dict[str, tuple[int, ...]]  # by level value
     by_listing: dict[str, dict[str, tuple[int, ...]]]  # by level value, by "sectors/<slug>"
+    # By level value: the listings a record of the level must name to belong to a scope.
+    listings: dict[str, frozenset[str]]
 
     @classmethod
     def of(cls, scopes: Sequence[FeedScope], indexes: Iterable[int]) -> _Routes:
         anywhere: dict[str, list[int]] = {level.value: [] for level in Level}
         by_listing: dict[str, dict[str, list[int]]] = {level.value: {} for level in Level}
+        named: dict[str, set[str]] = {level.value: set() for level in Level}
         for index in indexes:
             scope = scopes[index]
             for level in Level if scope.levels is None else scope.levels:
                 if scope.sector is None:
                     anywhere[level.value].append(index)
+                    named[level.value].add(f"{_LEVEL}{level.value}")
                 else:
                     listing = f"{_SECTOR}{scope.sector}"
                     by_listing[level.value].setdefault(listing, []).append(index)
+                    named[level.value].add(listing)
         return cls(
             {level: tuple(found) for level, found in anywhere.items()},
             {
                 level: {listing: tuple(found) for listing, found in listings.items()}
                 for level, listings in by_listing.items()
             },
+            {level: frozenset(listings) for level, listings in named.items()},
         )
+
+
+def _candidates(
+    records: Sequence[Slim], start: int, listings: dict[str, frozenset[str]], cutoff: int
+) -> Iterator[int]:
+    """The positions from `start` of the records that name one of the `listings` of their
+    level or were corrected on or after `cutoff`, found by C loops as they are asked for."""
+    levels = map(listings.__getitem__, map(itemgetter(LEVEL), islice(records, start, None)))
+    named = map(frozenset.isdisjoint, levels, map(itemgetter(SCOPES), islice(records, start, None)))
+    corrected = map(le, repeat(cutoff), map(itemgetter(LATEST), islice(records, start, None)))
+    return compress(range(start, len(records)), map(or_, map(not_, named), corrected))
 
 
 def records_of(alerts: Iterable[Alert], sector_slugs: Iterable[str]) -> list[Slim]:
@@ -108,28 +126,35 @@ def feed_positions(
     # kept, so a scope's count of entries is its count of members), or if corrected since.
     # Corrections are later than the issue and in order, so LATEST is `Alert.updated`.
     short = {index for index, kept in enumerate(entries) if len(kept) < min_items}
-    left = routed = len(short)
-    routes = _Routes.of(scopes, sorted(short))
+    left = len(short)
     while left and position < total:
-        record = records[position]
-        corrected = record[LATEST] >= cutoff
-        table = every if corrected else routes
-        level = record[LEVEL]
-        get = table.by_listing[level].get
-        for index in chain(table.anywhere[level], *map(get, record[SCOPES], _NO_SCOPES)):
-            kept = entries[index]
-            if index in short:
-                kept.append(position)
-                if len(kept) >= min_items:
-                    short.discard(index)
-                    left -= 1
-            elif corrected:
-                kept.append(position)
-        position += 1
-        if left <= routed // 2 and left:
-            # A few sparse scopes can make this walk reach the oldest alert: route only to
-            # them (rebuilt as they fill, so the total cost stays linear in the scopes).
-            routes, routed = _Routes.of(scopes, sorted(short)), left
+        # Only the short scopes are routed to, and only records that could belong to one of
+        # them (or were corrected since) are looked at, picked by C loops: once most scopes
+        # have their minimum, most records are neither. A few sparse scopes can make this
+        # walk reach the oldest alert, so as they fill the routes are made again (at most
+        # a few times: each time, for half as many scopes).
+        routes, routed = _Routes.of(scopes, sorted(short)), left
+        for place in _candidates(records, position, routes.listings, cutoff):
+            record = records[place]
+            corrected = record[LATEST] >= cutoff
+            table = every if corrected else routes
+            level = record[LEVEL]
+            get = table.by_listing[level].get
+            for index in chain(table.anywhere[level], *map(get, record[SCOPES], _NO_SCOPES)):
+                kept = entries[index]
+                if index in short:
+                    kept.append(place)
+                    if len(kept) >= min_items:
+                        short.discard(index)
+                        left -= 1
+                elif corrected:
+                    kept.append(place)
+            if left <= routed // 2:
+                break
+        else:
+            position = total  # no record left that could belong to a short scope
+            break
+        position = place + 1
 
     # Every scope has its minimum: the rest is kept only if corrected since the cut-off.
     # Most of the archive is here, so it is read by C loops only.
