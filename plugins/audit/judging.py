@@ -72,7 +72,7 @@ def _digest(record: CommitRecord, states: SignerFiles, policy: AuditPolicy) -> s
     """The digest of what may sign `record` rests on: the key its verdict is cached under."""
     if record.parent_signers is not None:
         return states.digests[record.parent_signers]
-    pinned = "\n".join(sorted(policy.trusted_signers)).encode()
+    pinned = "\n".join(sorted(frozenset(policy.trusted_signers))).encode()
     return signers_digest([b"root", *states.contents[record.signers], pinned])
 
 
