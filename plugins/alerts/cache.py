@@ -130,14 +130,19 @@ class AlertCache:
         # In the journal's order (newest first, as last folded), so that the archive's
         # order is nearly sorted already; files the journal does not know come last. C
         # loops: a file whose stamp is as its entry has it (a stamp of None never is).
+        # (A copy of the entries, less the few that differ, costs far less than a new dict
+        # of the many that do not.)
         rels, recorded = list(entries), list(entries.values())
         now = list(map(stamps.get, rels))
         same = list(map(and_, map(eq, map(itemgetter(0), recorded), now), map(truth, now)))
-        kept = list(compress(recorded, same))
-        fresh.update(zip(compress(rels, same), kept, strict=True))
-        for entry in compress(kept, map(itemgetter(3), kept)):
-            problems.extend(Problem(*p) for p in entry[3] or ())
-        looked = [rel for rel in compress(rels, map(not_, same)) if rel in stamps]
+        fresh.update(entries)
+        looked = list(compress(rels, map(not_, same)))
+        for rel in looked:
+            del fresh[rel]
+        for rel, entry in compress(zip(rels, recorded, strict=True), map(itemgetter(3), recorded)):
+            if rel in fresh:  # a file with problems, unchanged
+                problems.extend(Problem(*p) for p in entry[3] or ())
+        looked = [rel for rel in looked if rel in stamps]
         looked.extend(stamps.keys() - entries.keys())
         for rel in looked:
             stamp = stamps[rel]

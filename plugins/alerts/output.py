@@ -79,6 +79,9 @@ class SiteOutput:
         self.state: str | None = None
         self.recorded_state = self.previous_state
         self.planned: dict[str, str] = {}
+        # Files kept by unchanged_endings: lists, not entries of `planned` (a dict of a
+        # hundred thousand entries costs more to make than the check that fills it).
+        self._kept_in_bulk: list[list[str]] = []
         self._carried: set[str] = set()
         self.staged: list[str] = []
         self._pending: list[tuple[str, Callable[[], bytes]]] = []
@@ -126,7 +129,7 @@ class SiteOutput:
             # Planned already: emit() reports it when it is planned again.
             kept = list(map(and_, kept, map(not_, map(planned.__contains__, rels))))
         missed = list(compress(range(len(rels)), map(not_, kept)))
-        planned.update(zip(compress(rels, kept), compress(befores, kept), strict=True))
+        self._kept_in_bulk.append(list(compress(rels, kept)))
         self.kept += len(rels) - len(missed)
         return missed
 
@@ -207,9 +210,16 @@ class SiteOutput:
     # -- publishing ------------------------------------------------------------------------
 
     def publish(self) -> WriteStats:
+        for kept in self._kept_in_bulk:
+            if not self.planned.keys().isdisjoint(kept):
+                clash = next(filter(self.planned.__contains__, kept))
+                raise BuildError(f"two outputs would both be written to {clash}")
         pending = [rel for rel, _ in self._pending]
         self._render_pending()
-        deleted = sorted(self._carry(self.previous.keys() - self.planned.keys()))
+        stale = self.previous.keys() - self.planned.keys()
+        for kept in self._kept_in_bulk:
+            stale.difference_update(kept)
+        deleted = sorted(self._carry(stale))
         if self.full:
             if self.state is not None:
                 self.planned[_STATE] = self.recorded_state = self.state

@@ -208,11 +208,22 @@ def test_unchanged_keeps_a_file_only_for_the_same_key(tmp_path: Path) -> None:
     assert not out.unchanged("new.html", "1")
     assert out.published_key("b.html") == "1" and out.published_key("new.html") is None
     assert out.unchanged_endings(["b.html", "c.html", "a.html"], ["1", "1", "1"]) == [1, 2]
-    with pytest.raises(BuildError, match="two outputs"):
-        out.unchanged("a.html", "1")
     out.emit("new.html", "1", lambda: b"new")
     stats = out.publish()
     assert (stats.kept, stats.rendered, stats.deleted) == (2, 1, 0)  # a and b kept
+
+
+def test_a_file_kept_in_bulk_and_planned_again_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    publish(tmp_path, {"a.html": ("1", b"a"), "b.html": ("1", b"b")})
+    out = writer(tmp_path)
+    assert out.unchanged_endings(["a.html", "b.html"], ["1", "1"]) == []
+    out.emit("a.html", "2", lambda: b"changed")
+    with pytest.raises(BuildError, match=r"two outputs would both be written to a\.html"):
+        out.publish()
+    out.abandon()
+    assert (tmp_path / "output" / "a.html").read_bytes() == b"a"
 
 
 def test_carried_folders_keep_what_is_not_emitted(tmp_path: Path) -> None:
