@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from itertools import repeat
-from operator import itemgetter
+from operator import getitem, itemgetter
 from typing import Any, Final
 
 from alerts.index import ID, SHA
@@ -18,11 +19,9 @@ from .journal import DIGEST_SIZE
 AUDIT_PAGE = "audit/index.html"
 AUDIT_JSON = "audit/audit.json"
 LEDGER_JSON = "audit/ledger.json"
-HISTORY_PAGE = "alerts/{}/history/index.html"
-# A history page's key: its file's digest (the first 32 hex digits of its SHA-256, cut by
-# the format), its revisions' digest (or a stand-in as long, that no digest is) and a tail
-# every page shares.
-_KEY: Final = "{0:.32}{1}{2}"
+# A history page's key: its file's digest (the first 32 hex digits of its SHA-256), its
+# revisions' digest (or a stand-in as long, that no digest is) and a tail every page shares.
+_FILE: Final = slice(None, 32)
 _NO_HISTORY: Final = "-" * DIGEST_SIZE
 _TAIL: Final = 16
 
@@ -105,9 +104,12 @@ def _emit_histories(generator: Any, audit: BuildAudit) -> None:
         alerts = collection.alerts
         ids = list(map(itemgetter(ID), slims))
     # Every key is as long as every other (a file digest, a history digest or a stand-in
-    # as long, the tail), so a key published for one page ends with no other's.
-    keys = list(map(_KEY.format, shas, map(digests.get, ids, repeat(_NO_HISTORY)), repeat(tail)))
-    rels = list(map(HISTORY_PAGE.format, ids))
+    # as long, the tail), so a key published for one page ends with no other's. Joined
+    # in C loops: a format per alert costs twice as much.
+    files: Iterator[str] = map(getitem, shas, repeat(_FILE))
+    found = map(digests.get, ids, repeat(_NO_HISTORY))
+    keys = list(map("".join, zip(files, found, repeat(tail))))
+    rels = list(map("".join, zip(repeat("alerts/"), ids, repeat("/history/index.html"))))
     for position in _changed(generator, rels, keys):
         alert = alerts[position]
         generator.emit_page(
