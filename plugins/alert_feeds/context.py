@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from alerts.errors import BuildError
@@ -17,37 +18,10 @@ from alerts.settings import CascadeSettings
 
 from .html import absolutise, xml_safe
 
+if TYPE_CHECKING:
+    from .entry import Category, EntryMetadata
+
 ALL_SECTORS_LABEL = "All sectors"
-
-
-@dataclass(frozen=True)
-class Category:
-    """One Atom category / RSS category / JSON tag; `label` is None when there is no name."""
-
-    term: str
-    scheme: str
-    label: str | None
-
-
-@dataclass(frozen=True)
-class ThreadParent:
-    """The alert an update follows, as RFC 4685 names it: its entry id and its page."""
-
-    ref: str
-    href: str
-
-
-@dataclass(frozen=True)
-class EntryMetadata:
-    """Cascade's own per-entry facts, written as `cascade:*` elements and JSON `_cascade`."""
-
-    level: str
-    sectors: tuple[str, ...]
-    sources: tuple[str, ...]
-    updates: ThreadParent | None
-    expires: datetime | None
-    status: str
-    provenance: Provenance | None
 
 
 @dataclass(frozen=True)
@@ -246,6 +220,8 @@ class FeedContext:
 
     def categories(self, alert: Alert) -> tuple[Category, ...]:
         """Level, then each sector, then each topic, each under its own scheme URL."""
+        from .entry import Category  # only an entry being rendered needs it (see entry.py)
+
         level = Category(alert.level.value, self.url("/levels/"), alert.level.label)
         sectors = tuple(
             Category(xml_safe(slug), self.url("/sectors/"), self.sector_label(slug))
@@ -257,6 +233,8 @@ class FeedContext:
         return (level, *sectors, *topics)
 
     def metadata(self, alert: Alert) -> EntryMetadata:
+        from .entry import EntryMetadata, ThreadParent  # as in categories()
+
         parent = self.parent(alert)
         provenance = self.provenance.get(alert.id)
         if provenance is not None:

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from lxml import etree
 
-from .context import EntryMetadata, ThreadParent
+from .entry import EntryMetadata, ThreadParent
 from .namespaces import ATOM_NS, CASCADE_NS, THREAD_NS
 
 # Names to pass to FeedGenerator.register_extension; feedgen sets them as attributes on every

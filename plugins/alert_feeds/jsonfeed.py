@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerts.model import Alert
 
-from .context import EntryMetadata, FeedContext, FeedEntries
+from .context import FeedContext, FeedEntries
 from .html import xml_safe
 from .namespaces import CASCADE_NS
 from .scopes import FeedFormat, FeedScope
+
+if TYPE_CHECKING:
+    from .entry import EntryMetadata
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alerts.collection import AlertCollection
 from alerts.index import LATEST, SHA, UPDATES, Slim
 from alerts.model import Alert
 from alerts.pages import PagePlan
@@ -17,6 +16,9 @@ from .jsonfeed import render_json
 from .membership import feed_positions, records_of
 from .opml import SUBSCRIPTIONS_PATH, XSL_PATH, render_opml, render_xsl, sector_opml_path
 from .scopes import FORMATS, FeedFormat, FeedScope, all_scopes
+
+if TYPE_CHECKING:
+    from alerts.collection import AlertCollection
 
 
 def write_feeds(generator: Any) -> None:
