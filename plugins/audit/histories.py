@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .columns import Columns, Entry, Latest, SignerRow
+from .columns import Columns, Entry, Latest
 from .errors import AuditError
 from .journal import DIGEST_SIZE, chain, parse_line, revision_line
 from .report import Revision
@@ -66,24 +66,6 @@ class AlertHistories:
         found = dict(zip(columns.ids, columns_of(columns.digests, DIGEST_SIZE), strict=True))
         found.update((alert, entry.digest) for alert, entry in self.changes.items())
         return found
-
-    def latest_rows(self) -> Iterator[tuple[str, str, SignerRow]]:
-        """(alert, commit, signer row) of every alert's latest revision, straight from the
-        columns: provenance for a whole archive without an object per alert on the way."""
-        columns, changes = self.columns, self.changes
-        width, commits, signers, latest = (
-            columns.width,
-            columns.commits,
-            columns.signers,
-            columns.latest,
-        )
-        for index, alert in enumerate(columns.ids):
-            if alert not in changes:
-                commit = commits[index * width : (index + 1) * width]
-                yield alert, commit, signers[latest[index]]
-        for alert, entry in changes.items():
-            last = entry.latest
-            yield alert, last.commit, (last.signer_fingerprint, last.committer_email, last.verified)
 
     def changed(self, entries: Mapping[str, Entry]) -> AlertHistories:
         return AlertHistories(self.journal, self.columns, {**self.changes, **entries})

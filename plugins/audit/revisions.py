@@ -78,13 +78,6 @@ class RevisionMap(Mapping[str, tuple[Revision, ...]]):
         digest = self._histories.digest(alert)
         return digest + self._salt if digest else ""
 
-    def digests(self) -> dict[str, str]:
-        """`digest` of every alert that has revisions, at once."""
-        found = self._histories.digests()
-        if self._salt:
-            return {alert: digest + self._salt for alert, digest in found.items()}
-        return found
-
     @property
     def salt(self) -> str:
         """What `digest` adds to every alert's digest: which commits are withdrawn."""
