@@ -98,6 +98,9 @@ class Archive:
         self.time = 1_600_000_000
         append_commits(self.repo, commits, self.time)
         self.time += 60 * len(commits)
+        # The signed commits were written as loose objects; a publisher's clone receives
+        # packs, and git packs a repository's loose objects itself past a few thousand.
+        subprocess.run(["git", "-C", str(self.repo), "gc", "--quiet", "--prune=now"], check=True)
         self.conf.write_text(
             "import sys\n"
             f"sys.path.insert(0, {str(ROOT)!r})\n"
