@@ -95,7 +95,7 @@ class FeedContext:
         """`entry_token` of a hashed alert from its slim record, its parent's (None if it
         updates none, or one not in the build) and the attachment sizes the build found:
         the same string, without making the Alert. The parent's record must have a hash."""
-        origin = (record[ID], record[SHA], tuple(sizes.get(name) for name in record[ATTACHMENTS]))
+        origin = (record[ID], record[SHA], tuple(map(sizes.get, record[ATTACHMENTS])))
         return self._token(record[ID], origin, None if parent is None else parent[SHA])
 
     def _token(self, alert_id: str, origin: object, parent: str | None) -> str:
