@@ -121,20 +121,10 @@ def _changed(generator: Any, rels: list[str], keys: list[str]) -> list[int]:
     """Keep the pages of `rels` whose key is as published; the positions of the others.
 
     The output writer does it in one loop (unchanged_endings: the whole key is the ending,
-    as every history key is as long as every other); a generator that does not offer it
-    is asked page by page.
+    as every history key is as long as every other).
     """
-    bulk = getattr(generator, "unchanged_endings", None)
-    if bulk is None:
-        # The generator's writer, until the generator offers the bulk check itself.
-        bulk = getattr(getattr(generator, "_output", None), "unchanged_endings", None)
-    if bulk is not None:
-        missed: list[int] = bulk(rels, keys)
-        return missed
-    unchanged = generator.unchanged
-    return [
-        p for p, (rel, key) in enumerate(zip(rels, keys, strict=True)) if not unchanged(rel, key)
-    ]
+    missed: list[int] = generator.unchanged_endings(rels, keys)
+    return missed
 
 
 def _file_digest(alert: Any) -> str:
