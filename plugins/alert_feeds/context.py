@@ -118,7 +118,11 @@ class FeedContext:
         """Each entry rendered as `kind`, in order: from the store when nothing it shows
         changed, else from `render(alert)` (the only time the entry's Alert is made)."""
         # One store query per few hundred entries, not one per entry.
-        keys = [f"{kind}:{self._fragment_key(token)}" for token in entries.tokens]
+        known = self._keys  # most tokens' keys were worked out by an earlier feed
+        keys = [
+            f"{kind}:{known[token] if token in known else self._fragment_key(token)}"
+            for token in entries.tokens
+        ]
         return self.fragments.get_many(keys, lambda index: render(entries.alert(index)))
 
     def _fragment_key(self, token: str) -> str:
