@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Problem
-from .validate import ALERTS_DIR
+
+# Where alert files live, under content/. Here, not beside the rules that validate them:
+# the build stamp walks content/ on every run, before markup and YAML would even load.
+ALERTS_DIR = "alerts"
 
 # What the content cache compares to decide whether a file may have changed: size,
 # modification and status-change times (a write moves both) and the inode (a file

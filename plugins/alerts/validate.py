@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from .discover import ALERTS_DIR
 from .errors import Problem
 from .frontmatter import FrontMatterError, SourceFile, read_source
 from .markup import SUMMARY_LIMIT, cut_summary, render_body
@@ -25,7 +26,6 @@ OPTIONAL = (
 FIELDS = REQUIRED + OPTIONAL
 # [0-9], not \d: \d also matches Arabic-Indic and other digits, and ids are ASCII.
 ID_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})-[a-z0-9]+(?:-[a-z0-9]+)*")
-ALERTS_DIR = "alerts"
 DATETIME_EXAMPLE = "like 2017-04-20T21:30:00+01:00"
 # Control characters and bidirectional overrides: invisible, and able to make a title
 # read differently from what was approved.
