@@ -8,6 +8,7 @@ exit code: 0 success, 1 problems in content or history, 2 usage or setup errors.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -359,6 +360,20 @@ def _stamp_inputs(args: argparse.Namespace) -> stamp.Inputs | None:
 
 
 def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
+    # A build is short-lived and nearly everything it makes lives until it ends (the
+    # archive's records, keys, the manifest): the collector's passes would walk those
+    # hundreds of thousands of objects again and again to free almost nothing. Forked
+    # workers, which render thousands of pages in a cold build, collect as usual.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_collected(args, inputs)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_collected(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
     from alerts import stamp
     from alerts.build import run_pelican
     from alerts.settings import CascadeSettings

@@ -7,6 +7,7 @@ run in-process, where starting workers would cost more than it saves.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -49,8 +50,16 @@ def map_forked(
     chunk = max(1, len(items) // (workers * 8))
     ranges = [(start, min(start + chunk, len(items))) for start in range(0, len(items), chunk)]
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_adopt, initargs=(function, items, after_batch)) as pool:
-        parts = pool.map(_run_range, ranges)
+    # What the parent made so far is left out of the workers' collections, so that they
+    # do not touch (and so copy) every page of memory they share with it.
+    gc.freeze()
+    try:
+        with context.Pool(
+            workers, initializer=_adopt, initargs=(function, items, after_batch)
+        ) as pool:
+            parts = pool.map(_run_range, ranges)
+    finally:
+        gc.unfreeze()
     return [result for part in parts for result in part]
 
 
@@ -60,6 +69,9 @@ def _adopt(
     after_batch: Callable[[], None] | None,
 ) -> None:
     # Runs in each forked worker: the work list lives in the worker's own copy of memory.
+    # The parent may have paused the collector for its own short life; a worker renders
+    # many pages (templates leave reference cycles) and collects as usual.
+    gc.enable()
     global _work
     _work = (function, items, after_batch)
 
