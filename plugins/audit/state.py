@@ -14,11 +14,12 @@ from .errors import AuditError
 from .histories import AlertHistories
 from .records import SignersState
 from .report import Violation
-from .storage import append_line, cache_lock, read_json, write_json
+from .storage import append_line, cache_lock, read_json, read_marshal, write_json, write_marshal
 
 FORMAT_VERSION: Final = 5
 CACHE_FILE: Final = "audit-state.json"
-COLUMNS_FILE: Final = "audit-alerts.json"
+COLUMNS_FILE: Final = "audit-alerts.marshal"
+_OLD_COLUMNS_FILE: Final = "audit-alerts.json"  # the same, as JSON until 2026-11
 JOURNAL_FILE: Final = "audit-revisions.jsonl"
 # The alerts file is rewritten once the alerts changed since outnumber this or an eighth of
 # it; until then the state file lists the changes, so that a save costs what changed.
@@ -108,7 +109,7 @@ def load_state(cache_dir: Path | None, key: tuple[str, ...]) -> AuditState | Non
         if size and (not journal.is_file() or journal.stat().st_size < size):
             # The revisions the totals count are not all there: start afresh.
             return None
-        stored = read_json(cache_dir / COLUMNS_FILE)
+        stored = read_marshal(cache_dir / COLUMNS_FILE)
         if not isinstance(stored, dict) or stored.get("token") != data["columns"]:
             return None  # torn between the two writes: start afresh
         return _state(data, stored, key, journal)
@@ -156,7 +157,8 @@ def save_state(cache_dir: Path | None, state: AuditState, base: AuditState | Non
                 histories.columns, histories.changes, written, len(state.head) or 40
             )
             stored = Stored(secrets.token_hex(8), state.alerts)
-            write_json(cache_dir / COLUMNS_FILE, _columns_json(stored, columns), indent=None)
+            write_marshal(cache_dir / COLUMNS_FILE, _columns_json(stored, columns))
+            (cache_dir / _OLD_COLUMNS_FILE).unlink(missing_ok=True)
             histories = AlertHistories(journal, columns)
         assert stored is not None
         overlay = [

@@ -1,10 +1,12 @@
-"""JSON files the audit keeps (the ledger, the caches): read strictly, replaced atomically."""
+"""Files the audit keeps (the ledger and caches in JSON, the per-alert columns in marshal):
+read strictly, replaced atomically."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
+import marshal
 import os
 import tempfile
 from collections.abc import Iterator
@@ -31,24 +33,45 @@ def read_json(path: Path) -> Any | None:
         raise AuditError(f"{path}: is not valid JSON ({error})") from None
 
 
-def write_json(path: Path, value: Any, *, indent: int | None = 2) -> None:
-    """Write `value` to `path` so that readers see the old file or the new one, never half.
+def read_marshal(path: Path) -> Any | None:
+    """The value marshalled in `path`, or None if there is no such file or it is damaged
+    (a cache: the caller starts afresh)."""
+    try:
+        return marshal.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (EOFError, ValueError, TypeError) as error:
+        raise AuditError(f"{path}: malformed audit cache ({error}); delete it to rebuild") from None
 
-    The temporary file is made in the same folder, so that os.replace is a rename within one
-    file system, and flushed to disk first, so that a crash cannot leave an empty file.
-    """
+
+def write_marshal(path: Path, value: Any) -> None:
+    """`write_json` for a cache of plain values (str, int, lists, dicts) that every build
+    reads whole: marshal loads an archive's columns several times faster than JSON."""
+    _replace(path, marshal.dumps(value))
+
+
+def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, value: Any, *, indent: int | None = 2) -> None:
+    """Write `value` to `path` so that readers see the old file or the new one, never half.
+
+    The temporary file is made in the same folder, so that os.replace is a rename within one
+    file system, and flushed to disk first, so that a crash cannot leave an empty file.
+    """
+    text = json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False)
+    _replace(path, (text + "\n").encode("utf-8"))
 
 
 def utc_text(moment: datetime) -> str:

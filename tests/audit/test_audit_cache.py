@@ -61,7 +61,7 @@ def test_verdicts_are_reused(
     first = audit_repository(newsroom.path, policy, NOW, Ledger(), cache)
     assert len(verifications) == 2
     assert sorted(p.name for p in cache.iterdir()) == [
-        "audit-alerts.json",
+        "audit-alerts.marshal",
         "audit-revisions.jsonl",
         "audit-state.json",
         "audit.lock",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import marshal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def test_the_alerts_file_is_rewritten_once_enough_changed(
     monkeypatch.setattr(state, "COMPACT_AT", compact_at)
     cache = tmp_path / "cache"
     audit_repository(edited.path, policy, NOW, Ledger(), cache)
-    token = json.loads((cache / COLUMNS_FILE).read_text())["token"]
+    token = marshal.loads((cache / COLUMNS_FILE).read_bytes())["token"]
     edited.commit(
         {alert_path("bridge"): alert_text("Bridge", corrections=[FIX])},
         "Fix",
@@ -150,7 +151,7 @@ def test_the_alerts_file_is_rewritten_once_enough_changed(
         full_cache = tmp_path / "full"
         assert report == audit_repository(edited.path, policy, NOW, Ledger(), full_cache)
         assert persisted(edited, cache) == persisted(edited, full_cache)
-    rewritten = json.loads((cache / COLUMNS_FILE).read_text())["token"] != token
+    rewritten = marshal.loads((cache / COLUMNS_FILE).read_bytes())["token"] != token
     assert rewritten == (compact_at == 0)
     overlay = json.loads((cache / state.CACHE_FILE).read_text())["histories"]
     assert len(overlay) == (0 if compact_at == 0 else 2)
@@ -162,7 +163,7 @@ def test_a_state_torn_from_its_alerts_file_starts_afresh(
     cache = tmp_path / "cache"
     first = audit_repository(edited.path, policy, NOW, Ledger(), cache)
     columns = cache / COLUMNS_FILE
-    columns.write_text(json.dumps({**json.loads(columns.read_text()), "token": "other"}))
+    columns.write_bytes(marshal.dumps({**marshal.loads(columns.read_bytes()), "token": "other"}))
     graph_reads.clear()
     assert audit_repository(edited.path, policy, NOW, Ledger(), cache) == first
     assert graph_reads == [edited.head()]
