@@ -260,3 +260,31 @@ def test_a_cold_build_keeps_every_list_item_for_the_next_build(tmp_path: Path) -
     (count,) = sqlite3.connect(store).execute("SELECT count(*) FROM fragment").fetchone()
     # one list item per alert, plus feed entries
     assert count > len(written)
+
+
+def test_the_script_exits_with_the_commands_status_and_no_traceback(
+    content: Path, tmp_path: Path
+) -> None:
+    """Run as a program (as comms officers and CI run it): the status is the command's."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "publish.py"), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    good = run(
+        "build", "--content", str(content), "--output", str(tmp_path / "out"), "--now", DEMO_NOW
+    )
+    assert good.returncode == 0 and "built " in good.stdout
+    write_alert(content, "2026-11-20-bad", GOOD_FRONT.replace('"amber"', '"purple"'))
+    bad = run("check", "--content", str(content), "--now", DEMO_NOW)
+    assert bad.returncode == 1
+    assert "2026-11-20-bad.md" in bad.stderr and "level" in bad.stderr
+    assert "Traceback" not in bad.stderr
