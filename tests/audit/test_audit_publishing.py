@@ -97,11 +97,9 @@ def test_production_build_shows_who_published_what(
     assert item["commit"] == commit and item["signer"]["fingerprint"] == bob.fingerprint
 
 
-def test_correction_appears_in_the_history(
-    published: tuple[SignedRepo, Path, Path, str], bob: Key
-) -> None:
-    repo, conf, output, _ = published
-    fixed = repo.commit(
+def _correct_the_cordon(repo: SignedRepo, bob: Key) -> str:
+    """Bob's signed correction of the market fire alert; returns the commit."""
+    commit: str = repo.commit(
         {
             alert_path("market-fire"): alert_text(
                 "Fire near the market",
@@ -113,6 +111,14 @@ def test_correction_appears_in_the_history(
         email_of(bob),
         "2024-05-01T09:05:00Z",
     )
+    return commit
+
+
+def test_correction_appears_in_the_history(
+    published: tuple[SignedRepo, Path, Path, str], bob: Key
+) -> None:
+    repo, conf, output, _ = published
+    fixed = _correct_the_cordon(repo, bob)
     assert build(repo, conf, output) == 0
     history = lxml.html.fromstring(
         (output / "alerts/2024-05-01-market-fire/history/index.html").read_bytes()
@@ -279,18 +285,7 @@ def test_only_the_history_of_a_changed_alert_is_rendered_again(
 
     monkeypatch.setattr(AlertsGenerator, "render", spy)
     monkeypatch.setattr(site, "_history_context", history_context)
-    fixed = repo.commit(
-        {
-            alert_path("market-fire"): alert_text(
-                "Fire near the market",
-                corrections=[("2024-05-01T10:00:00+01:00", "The cordon moved to Mill Lane.")],
-            )
-        },
-        "Correct the cordon",
-        bob,
-        email_of(bob),
-        "2024-05-01T09:05:00Z",
-    )
+    fixed = _correct_the_cordon(repo, bob)
     assert build(repo, conf, output) == 0
     market = "alerts/2024-05-01-market-fire/history/index.html"
     assert market in rendered
