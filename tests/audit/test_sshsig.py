@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit import sshsig
 from audit.errors import KeyFormatError, SignatureFormatError
 from audit.sshkeys import PublicKey
 from audit.sshsig import SshSignature, parse_armored, parse_blob, split_signed_commit, verify
@@ -329,3 +330,67 @@ def test_corrupting_any_byte_is_refused_or_fails_to_verify(position: int, value:
     except SignatureFormatError:
         return
     assert verify(sig, b"m") is False
+
+
+# --- which library verifies an Ed25519 signature ------------------------------------------
+
+
+@pytest.fixture
+def fresh_checkers() -> Any:
+    """The per-key checkers made anew, so that a test sees the path it sets up taken."""
+    sshsig._checker.cache_clear()
+    sshsig._openssl_checker.cache_clear()
+    yield
+    sshsig._checker.cache_clear()
+    sshsig._openssl_checker.cache_clear()
+
+
+def test_libsodium_alone_accepts_a_good_ed25519_signature(
+    keys: dict[str, Key], fresh_checkers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_openssl(key: PublicKey) -> Any:
+        raise AssertionError("OpenSSL was asked about a signature libsodium accepts")
+
+    monkeypatch.setattr(sshsig, "_openssl_checker", no_openssl)
+    assert verify(parse_armored(python_sign(keys["ed25519"], b"m")), b"m") is True
+
+
+def test_a_bad_ed25519_signature_is_refused_by_both(
+    keys: dict[str, Key], fresh_checkers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[PublicKey] = []
+    openssl = sshsig._openssl_checker
+
+    def counted(key: PublicKey) -> Any:
+        asked.append(key)
+        return openssl(key)
+
+    monkeypatch.setattr(sshsig, "_openssl_checker", counted)
+    sig = parse_armored(python_sign(keys["ed25519"], b"m"))
+    assert verify(sig, b"another message") is False
+    assert asked == [keys["ed25519"].public]
+
+
+# The identity point as a key, and R = identity, S = 0 as the signature: [S]B = R + [h]A holds
+# for every message. OpenSSH and OpenSSL check that equation and accept it; libsodium refuses
+# small-order points before it. Git's verdict is OpenSSH's, so ours must be too.
+SMALL_ORDER_KEY = b"\x01" + bytes(31)
+SMALL_ORDER_SIGNATURE = SMALL_ORDER_KEY + bytes(32)
+
+
+def test_a_signature_libsodium_refuses_but_openssh_accepts_is_accepted(
+    signed_repo: SignedRepo, fresh_checkers: None
+) -> None:
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import BadSignatureError
+
+    with pytest.raises(BadSignatureError):
+        crypto_sign_open(SMALL_ORDER_SIGNATURE + b"m", SMALL_ORDER_KEY)
+    block = armor(
+        blob(
+            public_blob=ssh_string(b"ssh-ed25519") + ssh_string(SMALL_ORDER_KEY),
+            signature=SMALL_ORDER_SIGNATURE,
+        )
+    )
+    assert check_novalidate(signed_repo, block, b"m") is True
+    assert verify(parse_armored(block), b"m") is True
