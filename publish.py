@@ -381,9 +381,12 @@ def _build_collected(args: argparse.Namespace, inputs: stamp.Inputs | None) -> i
     settings = _settings_for(args)
     cascade = CascadeSettings.from_pelican(settings)
     stamp.forget(cascade.state_path(Path(str(settings["PATH"]))))
-    if inputs is not None and inputs.walk is not None and _same_folder(settings, inputs):
-        # content/ was walked for the stamp a moment ago: the build need not walk it again.
-        settings["CASCADE_CONTENT_STAMPS"] = inputs.walk
+    if inputs is not None and _same_folder(settings, inputs):
+        # content/ was walked (or found to be a tree of HEAD) for the stamp a moment ago:
+        # the build need not walk it again.
+        seen = inputs.walk if inputs.walk is not None else inputs.git
+        if seen is not None:
+            settings["CASCADE_CONTENT_STAMPS"] = seen
     generator = run_pelican(settings)
     stats = generator.stats
     alerts = generator.loaded.collection.alerts

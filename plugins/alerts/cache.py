@@ -33,6 +33,7 @@ from typing import Any
 
 from .discover import Stamp, stamp_of
 from .errors import BuildError, Problem
+from .gitcontent import GitContent, is_alert, plain_tree, unusual
 from .index import ID, LEVEL, STATUS, UPDATES, Slim, slim_of
 from .journal import Journal
 from .model import Alert, Attachment, CachedAlert, Correction, Level, Status
@@ -52,6 +53,9 @@ Entry = tuple[Stamp | None, str, Slim | None, tuple[tuple[Any, ...], ...] | None
 Result = Alert | list[Problem]
 # The journal key of the build the entries were saved by (no file is called "").
 _GENERATION = ""
+# The journal key of the git tree content/ was exactly when the entries were saved, if it
+# was one (no file name holds a NUL).
+_TREE = "\0tree"
 
 _LEVELS = {level.value: level for level in Level}
 _STATUSES = {status.value: status for status in Status}
@@ -69,6 +73,9 @@ class AlertCache:
         self.entries: dict[str, Entry] = {}  # as the last build saved them
         self.fresh: dict[str, Entry] = {}  # this build's, once `scan` has run
         self.generation = ""  # the build that saved `entries` (see `save`)
+        self.tree = ""  # the content tree `entries` stand for, if they stand for one
+        self.next_tree = ""  # the content tree this build's entries stand for, if one
+        self._blobs: dict[str, str] | None = None  # git ids of files read, when asked
         self.parsed = 0  # files parsed this build
         self.hashed = 0  # files read and hashed because their stamp was not as last time
         self._changed: dict[str, Entry | None] = {}
@@ -118,11 +125,20 @@ class AlertCache:
         return results
 
     def scan(
-        self, content: Path, stamps: Mapping[str, Stamp | None], registry: Registry
+        self,
+        content: Path,
+        stamps: Mapping[str, Stamp | None],
+        registry: Registry,
+        git: GitContent | None = None,
     ) -> list[Problem]:
         """Bring every file's entry up to date (parsing on every core what changed), without
-        building any Alert; returns the problems of files that have them."""
+        building any Alert; returns the problems of files that have them.
+
+        `git`: content/ was found to be exactly this tree before `stamps` were taken. If the
+        files read now are as that tree has them, the entries are marked as standing for
+        it, and the next build can ask git what changed instead of comparing stamps."""
         self._open(registry)
+        self._blobs = {} if git is not None else None
         self._bodies.content = content
         entries, fresh, changed = self.entries, self.fresh, self._changed
         problems: list[Problem] = []
@@ -155,6 +171,8 @@ class AlertCache:
                 problems.extend(unreadable)
                 continue
             self.hashed += 1
+            if git is not None and self._blobs is not None:
+                self._blobs[rel] = git.blob_id(raw)
             digest = hashlib.sha256(raw).hexdigest()
             if known is not None and known[1] == digest:
                 fresh[rel] = changed[rel] = (stamp, *known[1:])
@@ -162,7 +180,67 @@ class AlertCache:
                     problems.extend(Problem(*p) for p in known[3])
             else:
                 misses.append((rel, raw, digest, stamp))
+        problems.extend(self._parse(misses, registry))
+        self.next_tree = ""
+        if git is not None and not problems and all(map(truth, stamps.values())):
+            listing = git.listing()
+            if listing is not None and plain_tree(listing, stamps, self._blobs or {}):
+                self.next_tree = git.tree
+        return problems
 
+    def scan_git(self, content: Path, git: GitContent, registry: Registry) -> list[Problem] | None:
+        """`scan` when content/ is exactly the tree `git` and the entries stand for an
+        earlier tree: only the files git says differ are read. None when git cannot say,
+        or something changed that discovery must look at (a link, a stray file)."""
+        self._open(registry)
+        self._bodies.content = content
+        if not self.tree:
+            return None
+        changes = git.changes_since(self.tree)
+        if changes is None or any(map(unusual, changes)):
+            return None
+        fresh, changed = self.fresh, self._changed
+        fresh.update(self.entries)
+        problems: list[Problem] = []
+        misses: list[tuple[str, bytes, str, Stamp | None]] = []
+        self.next_tree = git.tree
+        for change in changes:
+            rel = change.path
+            if not is_alert(rel):
+                continue  # the registry, attachments, hidden files: read elsewhere
+            if change.deleted:
+                fresh.pop(rel, None)
+                continue
+            fresh.pop(rel, None)
+            try:
+                stamp = _stat(content / rel)
+                raw = (content / rel).read_bytes()
+            except OSError as exc:
+                unreadable = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+                self._unreadable[rel] = unreadable
+                problems.extend(unreadable)
+                continue
+            if git.blob_id(raw) != change.blob:
+                self.next_tree = ""  # changed since git looked: read as it is now
+            self.hashed += 1
+            digest = hashlib.sha256(raw).hexdigest()
+            known = self.entries.get(rel)
+            if known is not None and known[1] == digest:
+                fresh[rel] = changed[rel] = (stamp, *known[1:])
+            else:
+                misses.append((rel, raw, digest, stamp))
+        recorded = list(fresh.values())
+        for entry in compress(recorded, map(itemgetter(3), recorded)):
+            problems.extend(Problem(*p) for p in entry[3] or ())
+        problems.extend(self._parse(misses, registry))
+        return problems
+
+    def _parse(
+        self, misses: list[tuple[str, bytes, str, Stamp | None]], registry: Registry
+    ) -> list[Problem]:
+        """Parse the files whose bytes the entries do not know, on every core."""
+        fresh, changed = self.fresh, self._changed
+        problems: list[Problem] = []
         sectors = list(registry.sectors)
         self._bodies.registry = registry
 
@@ -238,6 +316,8 @@ class AlertCache:
         self.entries = self._journal.load()
         generation = self.entries.pop(_GENERATION, "")
         self.generation = generation if isinstance(generation, str) else ""
+        tree = self.entries.pop(_TREE, "")
+        self.tree = tree if isinstance(tree, str) else ""
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -262,14 +342,18 @@ class AlertCache:
         changes: dict[str, Any] = dict(self._changed)
         if generation != self.generation:
             changes[_GENERATION] = generation
+        if self.next_tree != self.tree:
+            changes[_TREE] = self.next_tree or None
         if journal.due_to_fold():
             # Newest first: the next builds read the archive in (nearly) its order.
             ordered = sorted(self.fresh.items(), key=_order)
-            journal.save({**dict(ordered), _GENERATION: generation}, changes)
+            marks = {_GENERATION: generation, _TREE: self.next_tree}
+            journal.save({**dict(ordered), **marks}, changes)
         else:
             journal.save({}, changes)  # appended to the log: the entries are not written
         self.entries = dict(self.fresh)
         self.generation = generation
+        self.tree = self.next_tree
         self._changed = {}
         self._parsed_rels = []
         self._new_bodies = {}

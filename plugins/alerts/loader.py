@@ -12,6 +12,7 @@ from .cache import AlertCache
 from .collection import AlertCollection, check_cached, with_sizes
 from .discover import Stamp, scan_alert_files
 from .errors import ContentError, Problem
+from .gitcontent import GitContent
 from .index import ATTACHMENTS, KEY, Slim
 from .journal import collector_paused
 from .model import Alert
@@ -35,12 +36,12 @@ def load_content(
     future_tolerance: timedelta,
     cache: AlertCache,
     only: set[str] | None = None,
-    known_stamps: Mapping[str, Stamp] | None = None,
+    known_stamps: Mapping[str, Stamp] | GitContent | None = None,
 ) -> LoadedContent:
     """Validate all of content/; with `only`, report just the problems of those files.
 
     Every alert is read either way: cross-file rules need the whole set. `known_stamps`:
-    see scan_alert_files.
+    see scan_alert_files; or content/ as a tree of HEAD (see gitcontent.py).
     """
     registry = load_registry(content)
     with collector_paused():
@@ -54,10 +55,19 @@ def _load(
     cache: AlertCache,
     only: set[str] | None,
     registry: Registry,
-    known_stamps: Mapping[str, Stamp] | None,
+    known_stamps: Mapping[str, Stamp] | GitContent | None,
 ) -> LoadedContent:
-    stamps, problems = scan_alert_files(content, known_stamps)
-    problems.extend(cache.scan(content, stamps, registry))
+    git, walked = (
+        (known_stamps, None) if isinstance(known_stamps, GitContent) else (None, known_stamps)
+    )
+    # Committed content whose last build's entries stand for an earlier tree: git names
+    # the files that changed. Otherwise every file's stamp is compared.
+    found = cache.scan_git(content, git, registry) if git is not None else None
+    if found is not None:
+        problems = found
+    else:
+        stamps, problems = scan_alert_files(content, walked)
+        problems.extend(cache.scan(content, stamps, registry, git))
     # Every entry has a slim record unless its file has problems (and the build stops).
     records = dict(zip(cache.fresh, map(itemgetter(2), cache.fresh.values()), strict=True))
     slims = records if not problems else {r: s for r, s in records.items() if s is not None}

@@ -10,8 +10,9 @@ that build left, and whose clock is inside the window has nothing to do and stop
 Pelican starts. Everything else - any changed byte, a moved clock past a boundary, `--full`,
 `--no-cache`, `--accept-rewrite`, a folder someone touched - takes the normal build.
 
-Inputs are read *before* the build they stamp, so an edit made while a build runs is seen by
-the next one. Files changed less than `RACY_SECONDS` before they were read are not trusted to
+When content/ is exactly a tree of HEAD (gitcontent.py), that tree's id stands for every
+content file; otherwise every entry under content/ is stat-ed. Inputs are read *before* the
+build they stamp, so an edit made while a build runs is seen by the next one. Files changed less than `RACY_SECONDS` before they were read are not trusted to
 have a final modification time (the "racy clean" problem git has too), so no stamp is written.
 """
 
@@ -38,6 +39,7 @@ from typing import Any
 
 from .discover import ContentWalk, walk_content
 from .fingerprint import code_fingerprint, files_fingerprint
+from .gitcontent import GitContent, Probe
 from .index import EXPIRES, KEY, LATEST, first_issued_after, micros, slim_of
 
 STAMP_FILE = "stamp.json"
@@ -62,8 +64,10 @@ class Inputs:
     settled: bool
     # The digest of everything but the ledger.
     without_ledger: str = ""
-    # The walk of content/ the digest was made from, for the build to reuse.
+    # The walk of content/ the digest was made from, for the build to reuse; or, when
+    # content/ is exactly a tree of HEAD, that tree (and no walk).
     walk: ContentWalk | None = field(default=None, compare=False, repr=False)
+    git: GitContent | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ def read_inputs(
 ) -> Inputs | None:
     """Digest the inputs of a build, or None when they cannot be pinned down cheaply."""
     started = time.time()
+    # git looks at content/ on another core while the settings are read.
+    probe = Probe(content.resolve()) if content is not None and content.is_dir() else None
     # The clock is not an input like the others: the stamp's window stands for it.
     timeless = {name: value for name, value in overrides.items() if name != "CASCADE_NOW"}
     settings_key, values = settings_digest(config, timeless)
@@ -187,8 +193,16 @@ def read_inputs(
         return None
     state_setting = Path(str(values.get("CASCADE_STATE_DIR") or ".cascade"))
     state = state_setting if state_setting.is_absolute() else content.parent / state_setting
-    walk = walk_content(content)
-    tree, settled = tree_signature(walk, started - RACY_SECONDS)
+    if probe is None or probe.content != content:
+        probe = Probe(content)
+    # Committed content is named by its tree; anything else is walked and stat-ed here.
+    git = probe.result()
+    walk: ContentWalk | None = None
+    if git is not None:
+        tree, settled, head = f"git tree {git.tree}", True, git.head
+    else:
+        walk = walk_content(content)
+        (tree, settled), head = tree_signature(walk, started - RACY_SECONDS), git_head(content)
     parts = (
         f"format={FORMAT}",
         settings_key,
@@ -200,10 +214,10 @@ def read_inputs(
         _versions(LIBRARIES),
         sys.version,
         tree,
-        git_head(content),
+        head,
     )
     before = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    return Inputs(content, output, state, _with_ledger(before, state), settled, before, walk)
+    return Inputs(content, output, state, _with_ledger(before, state), settled, before, walk, git)
 
 
 def _with_ledger(digest: str, state: Path) -> str:
