@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -10,17 +11,19 @@ from pathlib import Path
 from .bulk import collector_paused
 from .conclude import conclude
 from .errors import AuditError
-from .fold import alerts_at_head, fold
+from .fold import Folding, alerts_at_head
 from .gitstream import OBJECT_NAME, Change, net_changes, resolve_commit, tree_paths
 from .history import HistoryReader, Repository, open_repository, opened, read_graph
 from .judging import judge_commits, read_signer_files
 from .ledger import Ledger, RewriteAcceptance
 from .policy import AuditPolicy
 from .reach import full_reach, incremental_reach, ledger_digest
+from .records import CommitRecord, SignersState
 from .report import AuditReport
+from .signing import PolicyFiles
 from .state import AuditState, load_state, save_state
 from .survey import survey
-from .verdicts import CachedVerdicts, saving_verdicts
+from .verdicts import CachedVerdicts, Verdict, saving_verdicts
 
 
 def audit_repository(
@@ -64,17 +67,31 @@ def _audit(
     base, new, cached, published = reach.base, reach.new, reach.cached, reach.published
     first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
     unchecked = {oid for oid in new if oid not in cached.verdicts}
-    changes, checks = survey(reader, repository, new, unchecked)
     known = {base.head: base.head_signers} if base.head_signers else {}
-    records = reader.records(changes, known)
-    states = read_signer_files(reader, records.values(), base.head_signers, policy)
-    verdicts = judge_commits(reader, repository, new, records, states, cached, checks, policy)
-    judged = {oid: verdict for oid, (_, verdict) in verdicts.items()}
-    # While the verdicts are written, the totals are folded and saved (after a full audit,
-    # the cache keeps only the commits the range still holds).
+    folding = Folding(base, first_seen, published, policy)
+    records: dict[str, CommitRecord] = {}
+    verdicts: dict[str, tuple[str, Verdict]] = {}
+    files: dict[SignersState, PolicyFiles] = {}
+    with contextlib.closing(survey(reader, repository, new, unchecked)) as surveyed:
+        for changes, checks in surveyed:
+            # Each run is folded as soon as it is read, while the workers read the next ones.
+            run_records = reader.records(changes, known)
+            known.update((oid, record.signers) for oid, record in run_records.items())
+            states = read_signer_files(reader, run_records.values(), base.head_signers, policy)
+            oids = [commit.oid for commit in changes]
+            run_verdicts = judge_commits(
+                reader, repository, oids, run_records, states, cached, checks, policy
+            )
+            judged = {oid: verdict for oid, (_, verdict) in run_verdicts.items()}
+            folding.add(oids, run_records, judged, states.files)
+            records.update(run_records)
+            verdicts.update(run_verdicts)
+            files.update(states.files)
+    # While the verdicts are written, the totals are saved (after a full audit, the cache
+    # keeps only the commits the range still holds).
     fresh = CachedVerdicts(verdicts, first_seen)
     with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
-        state = fold(base, new, records, judged, first_seen, published, states.files, policy)
+        state = folding.result()
         alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
         state = replace(
             state,
@@ -87,7 +104,7 @@ def _audit(
             publications=reach.publications,
         )
         assert state.head_signers is not None
-        head_files = states.files[state.head_signers]
+        head_files = files[state.head_signers]
         net = _net_changes(repository, ledger, base, state, policy)
         report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
         if (

@@ -42,71 +42,115 @@ def fold(
     `published` holds the commits a published head reaches. The alert files at the new head
     are left for the caller to set, as it can often work them out without asking git.
     """
-    if not commits:
-        return state
-    violations: list[Violation] = list(state.violations)
-    histories = HistoryBuilder(state.histories)
-    signed: Counter[SignerKey] = Counter(state.signed)
-    unpublished = dict(state.unpublished)
-    revoked = set(state.revoked)
-    verified_count, unsigned = state.verified, state.unsigned
-    for oid in commits:
-        record, verdict = records[oid], verdicts[oid]
-        signature = signature_violations(record, verdict, first_seen[oid])
-        before = files[record.parent_signers] if record.parent_signers else None
-        after = files[record.signers]
-        violations += signature
-        violations += policy_file_violations(record, before, after, policy)
-        violations += linear_violations(record)
-        violations += append_only_violations(record)
-        violations += silent_edit_violations(record)
-        revoked |= after.revoked | (before.revoked if before else frozenset())
-        verified = not signature
-        unsigned += not verdict.signed
-        if verified and verdict.fingerprint is not None:
-            signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
-            signed[signer] += 1
-            verified_count += 1
-            if oid not in published:
-                unpublished[oid] = signer
-        for change in record.alert_changes:
-            if change.new_path is None or not policy.is_alert_path(change.new_path):
-                continue
-            kind, note = revision_kind(change)
-            alert = alert_id(change.new_path)
-            revision = Revision(
-                commit=oid,
-                committed_at=record.committer_date,
-                committer_email=record.committer_email,
-                signer_fingerprint=verdict.fingerprint,
-                verified=verified,
-                kind=kind,
-                note=note,
-                diff=change.diff,
-            )
-            histories.add(alert, revision)
-    return AuditState(
-        key=state.key,
-        head=commits[-1],
-        commits=state.commits + len(commits),
-        first_commit=state.first_commit or commits[0],
-        verified=verified_count,
-        unsigned=unsigned,
-        violations=tuple(violations),
-        histories=histories.result(),
-        signed=dict(signed),
-        unpublished=unpublished,
-        revoked=frozenset(revoked),
-        head_signers=records[commits[-1]].signers,
-        alerts=state.alerts,
-        ledger_entries=state.ledger_entries,
-        ledger_digest=state.ledger_digest,
-        publications=state.publications,
-        folded_from=state.head,
-        folded=tuple(commits) if len(commits) <= MAX_FOLDED else None,
-        journal_size=state.journal_size,
-        stored=state.stored,
-    )
+    folding = Folding(state, first_seen, published, policy)
+    folding.add(commits, records, verdicts, files)
+    return folding.result()
+
+
+class Folding:
+    """`fold`, a run of commits at a time (runs given in order, parents first), so that a
+    first audit folds the older commits while the newer ones are still being read."""
+
+    def __init__(
+        self,
+        state: AuditState,
+        first_seen: Mapping[str, datetime],
+        published: Collection[str],
+        policy: AuditPolicy,
+    ) -> None:
+        self._state = state
+        self._first_seen = first_seen
+        self._published = published
+        self._policy = policy
+        self._commits: list[str] = []
+        self._head_signers = state.head_signers
+        self._violations: list[Violation] = list(state.violations)
+        self._histories = HistoryBuilder(state.histories)
+        self._signed: Counter[SignerKey] = Counter(state.signed)
+        self._unpublished = dict(state.unpublished)
+        self._revoked = set(state.revoked)
+        self._verified, self._unsigned = state.verified, state.unsigned
+
+    def add(
+        self,
+        commits: Sequence[str],
+        records: Mapping[str, CommitRecord],
+        verdicts: Mapping[str, Verdict],
+        files: Mapping[SignersState, PolicyFiles],
+    ) -> None:
+        """Fold in `commits`, the run after those added before."""
+        if not commits:
+            return
+        first_seen, published, policy = self._first_seen, self._published, self._policy
+        violations, histories, signed = self._violations, self._histories, self._signed
+        unpublished, revoked = self._unpublished, self._revoked
+        verified_count, unsigned = self._verified, self._unsigned
+        for oid in commits:
+            record, verdict = records[oid], verdicts[oid]
+            signature = signature_violations(record, verdict, first_seen[oid])
+            before = files[record.parent_signers] if record.parent_signers else None
+            after = files[record.signers]
+            violations += signature
+            violations += policy_file_violations(record, before, after, policy)
+            violations += linear_violations(record)
+            violations += append_only_violations(record)
+            violations += silent_edit_violations(record)
+            revoked |= after.revoked | (before.revoked if before else frozenset())
+            verified = not signature
+            unsigned += not verdict.signed
+            if verified and verdict.fingerprint is not None:
+                signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
+                signed[signer] += 1
+                verified_count += 1
+                if oid not in published:
+                    unpublished[oid] = signer
+            for change in record.alert_changes:
+                if change.new_path is None or not policy.is_alert_path(change.new_path):
+                    continue
+                kind, note = revision_kind(change)
+                alert = alert_id(change.new_path)
+                revision = Revision(
+                    commit=oid,
+                    committed_at=record.committer_date,
+                    committer_email=record.committer_email,
+                    signer_fingerprint=verdict.fingerprint,
+                    verified=verified,
+                    kind=kind,
+                    note=note,
+                    diff=change.diff,
+                )
+                histories.add(alert, revision)
+        self._verified, self._unsigned = verified_count, unsigned
+        self._commits += commits
+        self._head_signers = records[commits[-1]].signers
+
+    def result(self) -> AuditState:
+        """The totals with every run added folded in (`state` itself if none was)."""
+        state, commits = self._state, self._commits
+        if not commits:
+            return state
+        return AuditState(
+            key=state.key,
+            head=commits[-1],
+            commits=state.commits + len(commits),
+            first_commit=state.first_commit or commits[0],
+            verified=self._verified,
+            unsigned=self._unsigned,
+            violations=tuple(self._violations),
+            histories=self._histories.result(),
+            signed=dict(self._signed),
+            unpublished=self._unpublished,
+            revoked=frozenset(self._revoked),
+            head_signers=self._head_signers,
+            alerts=state.alerts,
+            ledger_entries=state.ledger_entries,
+            ledger_digest=state.ledger_digest,
+            publications=state.publications,
+            folded_from=state.head,
+            folded=tuple(commits) if len(commits) <= MAX_FOLDED else None,
+            journal_size=state.journal_size,
+            stored=state.stored,
+        )
 
 
 def alerts_at_head(

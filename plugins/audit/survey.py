@@ -3,13 +3,14 @@
 Per commit: the paths it changed (`git log --raw`, mostly tree diffs) and its signature
 (mostly the cryptography). Both are the bulk of a first audit and neither depends on
 another commit, so forked workers each take a run of commits with a `git log` and a
-`git cat-file` of their own, and send back what they found.
+`git cat-file` of their own, and send back what they found. The oldest run is read here, and
+handed out first, so that the audit folds it while the workers still read.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -26,6 +27,8 @@ from .sshsig import load_cryptography
 
 # Below this many commits, forking workers costs more than it saves.
 PARALLEL_AT: Final = 512
+# The first run's size against an even split: it is read, then folded, here meanwhile.
+FIRST_RUN_WEIGHT: Final = 0.9
 
 R = TypeVar("R")
 
@@ -33,6 +36,8 @@ R = TypeVar("R")
 _Row = tuple[int, str | None, bytes | None, str | None, bool]
 # What a worker finds of one run: the changes of its commits and their signature checks.
 _Found = tuple[list[CommitChanges], list[tuple[str, _Row]]]
+# What the survey hands out of one run: the changes and the signature checks.
+Run = tuple[list[CommitChanges], dict[str, SignatureCheck]]
 
 
 def survey(
@@ -40,9 +45,15 @@ def survey(
     repository: Repository,
     commits: Sequence[str],
     unchecked: Collection[str],
-) -> tuple[list[CommitChanges], dict[str, SignatureCheck]]:
-    """The changes of `commits` (in their order), and the signature checks of those of them
-    that are `unchecked` (whose verdict is not cached)."""
+) -> Generator[Run, None, None]:
+    """The changes of `commits` and the signature checks of those of them that are
+    `unchecked` (whose verdict is not cached), a run of commits at a time, in order.
+
+    A generator: close it or read it to the end. There is always at least one run. With many
+    commits, the first (oldest) run is read here while forked workers read the others, and
+    each is handed out as soon as it is complete: the caller folds the older commits while
+    the newer ones are still being read.
+    """
     workers = workers_available()
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     if len(commits) < PARALLEL_AT or workers < 2 or not can_fork:
@@ -50,34 +61,45 @@ def survey(
             # While git diffs the trees in the background, verify the signatures: the
             # cryptography does not depend on who may sign, so it need not wait for the diff.
             found = check_signatures(reader, repository, [o for o in commits if o in unchecked])
-            return log.result(), found
+            yield log.result(), found
+        return
     if unchecked:
         load_cryptography()
-    size = -(-len(commits) // workers)
-    runs = [commits[start : start + size] for start in range(0, len(commits), size)]
     work = partial(_survey_run, repository.top, repository.object_format, unchecked)
-    changes: list[CommitChanges] = []
-    checks: dict[str, SignatureCheck] = {}
     keys: dict[bytes, PublicKey] = {}
-    for run_changes, rows in forked_but_last(work, runs):
-        changes += run_changes
-        checks.update((oid, _check(row, keys)) for oid, row in rows)
-    return changes, checks
+    for run_changes, rows in forked_but_first(work, split_runs(commits, workers)):
+        yield run_changes, {oid: _check(row, keys) for oid, row in rows}
 
 
-def forked_but_last(work: Callable[[Sequence[str]], R], runs: Sequence[Sequence[str]]) -> list[R]:
-    """`work` of each run, in order: each in a forked worker but the last, done here meanwhile.
+def split_runs(commits: Sequence[str], workers: int) -> list[Sequence[str]]:
+    """`commits` cut into one run per worker, the first (read and then folded here) shorter
+    by FIRST_RUN_WEIGHT, so that its folding ends about when the other runs have been read."""
+    first = max(1, round(len(commits) * FIRST_RUN_WEIGHT / workers))
+    size = -(-(len(commits) - first) // (workers - 1))
+    return [commits[:first]] + [
+        commits[start : start + size] for start in range(first, len(commits), size)
+    ]
 
-    The last run holds the newest commits, whose trees are the largest: the longest to diff,
-    and its answer, made here, need not be pickled and sent.
+
+def forked_but_first(
+    work: Callable[[Sequence[str]], R], runs: Sequence[Sequence[str]]
+) -> Iterator[R]:
+    """`work` of each run, in order, each handed out when done: the first done here, the
+    others each in a forked worker, started at once.
+
+    A generator: the workers are stopped when it is closed, and they run on while the
+    caller works on an answer. The first run is done here so that the caller can begin
+    with it; its answer need not be pickled and sent.
     """
     if len(runs) < 2:
-        return [work(run) for run in runs]
+        yield from map(work, runs)
+        return
     context = multiprocessing.get_context("fork")
     with context.Pool(len(runs) - 1, initializer=_adopt, initargs=(work, runs)) as pool:
-        pending = [pool.apply_async(_run_at, (index,)) for index in range(len(runs) - 1)]
-        last = work(runs[-1])
-        return [*(answer.get() for answer in pending), last]
+        pending = [pool.apply_async(_run_at, (index,)) for index in range(1, len(runs))]
+        yield work(runs[0])
+        for answer in pending:
+            yield answer.get()
 
 
 # In a forked worker: the work and its runs, inherited with the parent's memory rather than

@@ -4,6 +4,7 @@ one process finds, good signatures and bad alike."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_workers_find_what_one_process_finds(
     assert sorted(v.rule for v in alone.violations) == ["signed", "signed"]
 
     forks: list[int] = []
-    real = survey.forked_but_last
+    real = survey.forked_but_first
 
     def counting(function: Callable[[Any], Any], runs: Sequence[Any]) -> Any:
         forks.append(len(runs))
@@ -47,21 +48,50 @@ def test_workers_find_what_one_process_finds(
 
     monkeypatch.setattr(survey, "PARALLEL_AT", 2)
     monkeypatch.setattr(survey, "workers_available", lambda: 2)
-    monkeypatch.setattr(survey, "forked_but_last", counting)
+    monkeypatch.setattr(survey, "forked_but_first", counting)
     shared = audit_repository(mixed.path, policy, NOW, Ledger(), tmp_path / "shared")
     assert forks == [2]
     assert shared == alone
 
 
-def test_runs_are_answered_in_order_the_last_one_here(tmp_path: Path) -> None:
+def test_runs_are_answered_in_order_the_first_one_here(tmp_path: Path) -> None:
     def where(run: Sequence[str]) -> Any:
         return [*run, os.getpid()]
 
-    found = survey.forked_but_last(where, [["a"], ["b"], ["c"]])
+    found = list(survey.forked_but_first(where, [["a"], ["b"], ["c"]]))
     assert [answer[:-1] for answer in found] == [["a"], ["b"], ["c"]]
-    assert found[-1][-1] == os.getpid()
-    assert all(answer[-1] != os.getpid() for answer in found[:-1])
-    assert survey.forked_but_last(where, [["a"]]) == [["a", os.getpid()]]
+    assert found[0][-1] == os.getpid()
+    assert all(answer[-1] != os.getpid() for answer in found[1:])
+    assert list(survey.forked_but_first(where, [["a"]])) == [["a", os.getpid()]]
+
+
+def test_the_first_answer_is_handed_out_while_the_workers_still_work(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+
+    def work(run: Sequence[str]) -> str:
+        if run[0] == "later":
+            # The worker can only end once the caller has had the first answer.
+            deadline = time.monotonic() + 10
+            while not go.exists():
+                if time.monotonic() > deadline:
+                    return "the first answer was held back"
+                time.sleep(0.01)
+        return run[0]
+
+    answers = survey.forked_but_first(work, [["first"], ["later"]])
+    assert next(answers) == "first"
+    go.touch()
+    assert list(answers) == ["later"]
+
+
+@pytest.mark.parametrize("count", [512, 513, 1000, 10_001])
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_runs_cover_every_commit_once_in_order_the_first_shorter(count: int, workers: int) -> None:
+    commits = [str(number) for number in range(count)]
+    runs = survey.split_runs(commits, workers)
+    assert [oid for run in runs for oid in run] == commits
+    assert len(runs) == workers
+    assert 0 < len(runs[0]) < count // workers + 1
 
 
 def test_objects_are_read_in_one_go(mixed: SignedRepo) -> None:
