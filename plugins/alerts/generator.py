@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from .errors import BuildError
 from .events import build_published, content_loaded, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
 from .fragments import FragmentStore
+from .index import ID
 from .journal import collector_paused
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
@@ -34,6 +35,14 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = "static"
 # Lists at least this long are kept whole as well as item by item (see alert_items).
 _WHOLE_LIST = 64
+
+
+_NO_PROVENANCE = "none"
+
+
+def _no_changes(published: str) -> Collection[str] | None:
+    """Without the audit plugin, no alert has a signer: none changed, if none had one."""
+    return () if published == _NO_PROVENANCE else None
 
 
 def _render_item(template: Any, alert: Alert) -> bytes:
@@ -62,7 +71,18 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             jinja_cache.mkdir(parents=True, exist_ok=True)
             self.env.bytecode_cache = FileSystemBytecodeCache(str(jinja_cache))
         # Filled by the audit plugin: who signed the commit that last changed each alert.
-        self.provenance: dict[str, Provenance] = {}
+        self.provenance: Mapping[str, Provenance] = {}
+        # Set by the audit plugin too: a word naming the signers and histories this build
+        # shows (no space; "" if it cannot tell), and, given the word of the build that
+        # published the site, the alerts whose signer or history may differ since (None:
+        # it cannot tell). Without the plugin, no alert has either.
+        self.provenance_mark = _NO_PROVENANCE
+        self.provenance_changes: Callable[[str], Collection[str] | None] = _no_changes
+        # What the published site was built from (its basis), and the alerts whose signer or
+        # history may differ from it: when both are known, alerts/ is carried whole and
+        # only those alerts' pages (and the basis's) are looked at (`carrying`).
+        self.basis: Basis | None = None
+        self.signers_changed: Collection[str] | None = None
         # Set by the audit plugin: what it found, for its pages and the ledger.
         self.audit: Any = None
         self.page_context: dict[str, Any] = {}
@@ -124,12 +144,16 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             # A full build prunes the fragment store afterwards: what it uses must be marked.
             self.fragments.track_use()
         self.items = ItemKeys(self.now, self.cascade.current_window_days)
-        basis = self._basis(output.previous_state)
+        basis, published_mark = self._basis(output.previous_state)
+        self.basis = basis
+        self.signers_changed = None if basis is None else self.provenance_changes(published_mark)
         # Names this build in the manifest and in the content cache: the next build plans
         # from the changes the cache reports only if both were saved by the same build.
-        # With its clock and its attachments' sizes, to see what those changed since.
+        # With its clock, its attachments' sizes and its signers' mark, to see what those
+        # changed since.
         sizes = sizes_key(self.loaded.collection.sizes)
-        output.state = f"{secrets.token_hex(8)} {self.items.now_us} {sizes}"
+        mark = self.provenance_mark or "-"
+        output.state = f"{secrets.token_hex(8)} {self.items.now_us} {sizes} {mark}"
         try:
             self._install_globals()
             with collector_paused():
@@ -159,8 +183,20 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         )
         build_published.send(self)
 
+    @property
+    def carrying(self) -> bool:
+        """Whether alerts/ is carried whole (see `signers_changed`)."""
+        return self.basis is not None and self.signers_changed is not None
+
     def _plan(self, output: SiteOutput, basis: Basis | None) -> None:
         assert self.loaded is not None
+        if basis is not None and self.signers_changed is not None:
+            output.carry("alerts/")
+            # What an alert that is gone left there (its page, its history) goes.
+            present = self.loaded.collection.by_id
+            for old, _ in basis.changes.values():
+                if old is not None and old[ID] not in present:
+                    output.drop(f"alerts/{old[ID]}/")
         for page in plan_pages(
             self.loaded.collection,
             self.loaded.registry,
@@ -170,18 +206,21 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             items=self.items,
             published=output,
             basis=basis,
+            signers=self.signers_changed,
         ):
             self.emit_page(page)
 
-    def _basis(self, published_by: str | None) -> Basis | None:
+    def _basis(self, published_by: str | None) -> tuple[Basis | None, str]:
         """What the build that published the site saw, if the content cache was saved by
-        that same build (else its changes are not the site's, and every page is planned)."""
+        that same build (else its changes are not the site's, and every page is planned),
+        and the mark of the signers it showed ("" if none is known)."""
         assert self.loaded is not None
         generation, _, rest = (published_by or "").partition(" ")
-        now_us, _, sizes = rest.partition(" ")
+        now_us, _, rest = rest.partition(" ")
+        sizes, _, mark = rest.partition(" ")
         if not generation or generation != self.loaded.saved_by or not now_us.isdigit():
-            return None
-        return Basis(self.loaded.changes, int(now_us), sizes)
+            return None, ""
+        return Basis(self.loaded.changes, int(now_us), sizes), "" if mark == "-" else mark
 
     def emit(self, path: str, parts: tuple[Any, ...], render: Callable[[], bytes]) -> None:
         """Write `path` from `render()` unless `parts`, its inputs, are as last time.

@@ -12,7 +12,9 @@ A build that fails or is killed before `publish()` leaves the previous site unto
 The manifest says what each published file was made from (its key) and what it holds (a
 digest): a journal (journal.py) in `manifest.index` and `manifest.log`, so that a build which
 changes a few files records only those, and a short `manifest.json` beside it naming the
-build, rewritten whenever the journal changes.
+build, rewritten whenever the journal changes. The pages under `alerts/` (two per alert, an
+archive's worth) are kept apart, in `manifest.alerts.sqlite` (AlertPages): a build that
+carries that folder (`carry`) looks up only the few pages it plans, never loading the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import and_, not_
@@ -33,7 +37,9 @@ from .errors import BuildError
 from .journal import Journal, append
 from .parallel import map_forked
 
-_MANIFEST_FORMAT = 2
+_MANIFEST_FORMAT = 3
+# Where the per-alert pages are: their entries are kept apart (see AlertPages).
+ALERTS = "alerts/"
 # The manifest key of the build's own state (no output file is called "").
 _STATE = ""
 # A manifest value is the published file's SHA-256 (hex) followed by its key.
@@ -67,10 +73,16 @@ class SiteOutput:
         self.journal = self.output.parent / f".{self.output.name}.journal"
         recover(self.output)
         self._manifest = Journal(manifest.with_suffix(""), self._manifest_tag())
+        self._alerts = AlertPages(manifest.with_name(_ALERT_PAGES), repr(self._manifest_tag()))
         previous = {} if full else self._manifest.load()
         state = previous.pop(_STATE, None)
-        self.full = not previous or not self.output.is_dir()
+        self.full = (
+            not previous or not self.output.is_dir() or (not full and not self._alerts.open())
+        )
+        # The published files outside alerts/ (those inside: `_alerts`, looked up as asked).
         self.previous: dict[str, str] = {} if self.full else previous
+        if self.full:
+            self._alerts.forget()
         # What the build that published the site recorded about itself (see `state`).
         self.previous_state: str | None = None if self.full or not isinstance(state, str) else state
         # Recorded with this build's files, for the next build: set it before publish(),
@@ -83,6 +95,7 @@ class SiteOutput:
         # hundred thousand entries costs more to make than the check that fills it).
         self._kept_in_bulk: list[list[str]] = []
         self._carried: set[str] = set()
+        self._dropped: list[str] = []
         self.staged: list[str] = []
         self._pending: list[tuple[str, Callable[[], bytes]]] = []
         self.rendered = 0
@@ -101,7 +114,7 @@ class SiteOutput:
         is the one it describes); `--full` rebuilds everything regardless. Costs one lookup:
         a build asks this of every output, and most are unchanged.
         """
-        before = self.previous.get(rel)
+        before = self._before(rel)
         if before is None or len(before) != _DIGEST + len(key) or not before.endswith(key):
             return False
         if rel in self.planned:
@@ -112,8 +125,14 @@ class SiteOutput:
 
     def published_key(self, rel: str) -> str | None:
         """The key `rel` was last made from, if the manifest vouches for it."""
-        before = self.previous.get(rel)
+        before = self._before(rel)
         return None if before is None else before[_DIGEST:]
+
+    def _before(self, rel: str) -> str | None:
+        """What the manifest says of `rel` (None: not published)."""
+        if rel.startswith(ALERTS):
+            return self._alerts.get(rel)
+        return self.previous.get(rel)
 
     def unchanged_endings(self, rels: list[str], endings: list[str]) -> list[int]:
         """`unchanged` for a caller that knows every input of each of `rels` but the last
@@ -122,7 +141,17 @@ class SiteOutput:
         loops (no Python function is called per file)."""
         if len(rels) != len(endings):
             raise ValueError("one ending per file")
-        previous, planned = self.previous, self.planned
+        planned = self.planned
+        inside = list(map(str.startswith, rels, repeat(ALERTS)))
+        if any(inside):
+            self._alerts.load()  # thousands of them: all at once
+        previous = (
+            self._alerts.known
+            if all(inside)
+            else self.previous
+            if not any(inside)
+            else self._both()
+        )
         befores = list(map(previous.get, rels, repeat("")))
         kept = list(map(str.endswith, befores, endings))
         if not planned.keys().isdisjoint(rels):
@@ -157,6 +186,16 @@ class SiteOutput:
             raise ValueError(f"not a folder: {folder!r}")
         self._carried.add(folder)
 
+    def drop(self, folder: str) -> None:
+        """Remove every published file under `folder` (in a carried folder) that this build
+        does not emit: what an alert that is gone left behind."""
+        if not folder.startswith(ALERTS) or not folder.endswith("/"):
+            raise ValueError(f"not a folder under {ALERTS}: {folder!r}")
+        self._dropped.append(folder)
+
+    def _both(self) -> dict[str, str]:
+        return {**self.previous, **self._alerts.known}
+
     def _render_pending(self) -> None:
         pending, self._pending = self._pending, []
         results = map_forked(self._render_one, pending, after_batch=self.after_batch)
@@ -177,7 +216,7 @@ class SiteOutput:
         rel, render = job
         data = render()
         digest = hashlib.sha256(data).hexdigest()
-        before = self.previous.get(rel)
+        before = self._before(rel)
         if before is not None and before.startswith(digest) and (self.output / rel).is_file():
             return digest, False
         if self.full:
@@ -215,51 +254,72 @@ class SiteOutput:
                 clash = next(filter(self.planned.__contains__, kept))
                 raise BuildError(f"two outputs would both be written to {clash}")
         pending = [rel for rel, _ in self._pending]
+        alerts = self._alerts
+        if not self.full and ALERTS not in self._carried:
+            alerts.load()  # what is not emitted there goes: all must be known
+        for folder in self._dropped:
+            alerts.load_folder(folder)
+        alerts.close()
         self._render_pending()
-        stale = self.previous.keys() - self.planned.keys()
+        stale = (self.previous.keys() | alerts.known.keys()) - self.planned.keys()
         for kept in self._kept_in_bulk:
             stale.difference_update(kept)
         deleted = sorted(self._carry(stale))
+        # The carried files nobody looked up: kept, uncounted until now.
+        self.kept += alerts.count - len(alerts.known) if not self.full else 0
         if self.full:
             if self.state is not None:
                 self.planned[_STATE] = self.recorded_state = self.state
             _swap_in(self.staging, self.output)
             # The swap put another folder in place: a new tag, and every entry.
-            self._manifest = Journal(self.manifest_path.with_suffix(""), self._manifest_tag())
-            self._manifest.save(self.planned, self.planned)
-            _write_json(self.manifest_path, self._summary(len(self.planned)))
+            tag = self._manifest_tag()
+            inside = {rel: v for rel, v in self.planned.items() if rel.startswith(ALERTS)}
+            outside = {rel: v for rel, v in self.planned.items() if not rel.startswith(ALERTS)}
+            AlertPages(alerts.path, repr(tag)).replace(inside)
+            self._manifest = Journal(self.manifest_path.with_suffix(""), tag)
+            self._manifest.save(outside, outside)
+            _write_json(self.manifest_path, self._summary(len(outside), len(inside)))
         else:
             changes: dict[str, str | None] = {
-                rel: self.planned[rel]
-                for rel in pending
-                if self.previous.get(rel) != self.planned[rel]
+                rel: self.planned[rel] for rel in pending if self._before(rel) != self.planned[rel]
             }
             changes.update(dict.fromkeys(deleted))
             if changes and self.state is not None:
                 changes[_STATE] = self.planned[_STATE] = self.recorded_state = self.state
             elif self.previous_state is not None:
                 self.planned[_STATE] = self.previous_state
+            # Split: the alert pages' entries go to their own store.
+            moved = {rel: v for rel, v in changes.items() if rel.startswith(ALERTS)}
+            for rel in moved:
+                del changes[rel]
+            count = alerts.count + sum(
+                (v is not None) - (alerts.get(rel) is not None) for rel, v in moved.items()
+            )
             plan: dict[str, object] = {
                 "staging": str(self.staging),
                 "moves": [[_staged_name(rel), rel] for rel in self.staged],
                 "deletes": deleted,
             }
-            if changes:
+            if changes or moved:
                 if self._manifest.due_to_fold():
                     # A snapshot of the site as it is now; this publish's changes follow it.
                     snapshot = dict(self.previous)
                     if self.previous_state is not None:
                         snapshot[_STATE] = self.previous_state
                     self._manifest.save(snapshot, {})
+                after = {**self.previous, **changes}
+                files = len(after) - sum(value is None for value in after.values())
                 # Recorded with the moves they describe, so that a publish finished by
                 # `recover` after a kill leaves a manifest that matches the files.
                 plan["manifest"] = {
                     "log": str(self._manifest.log),
                     "base": self._manifest.base,
                     "changes": changes,
+                    "alerts": {"path": str(alerts.path), "changes": moved, "count": count},
                     "summary": str(self.manifest_path),
-                    "summary_data": self._summary(len(changes)),
+                    "summary_data": self._summary(files, count, len(changes) + len(moved)),
                 }
+            alerts.close()
             self.journal.write_text(json.dumps(plan), encoding="utf-8")
             recover(self.output)
         return WriteStats(
@@ -271,18 +331,19 @@ class SiteOutput:
         )
 
     def _carry(self, stale: set[str]) -> set[str]:
-        """Of the published files this build did not emit, keep those in carried folders;
-        returns the others (to delete)."""
+        """Of the published files this build did not emit, keep those in carried folders
+        (unless dropped); returns the others (to delete)."""
         if not self._carried:
             return stale
         carried, previous = self._carried, self.previous
+        dropped = tuple(self._dropped)
         gone = set()
         for rel in stale:
             end = rel.find("/")
             while end >= 0 and rel[: end + 1] not in carried:
                 end = rel.find("/", end + 1)
-            if end >= 0:
-                self.planned[rel] = previous[rel]
+            if end >= 0 and not rel.startswith(dropped):
+                self.planned[rel] = previous[rel] if rel in previous else self._alerts.known[rel]
                 self.kept += 1
             else:
                 gone.add(rel)
@@ -290,6 +351,7 @@ class SiteOutput:
 
     def abandon(self) -> None:
         """Drop everything staged; the published site is as it was."""
+        self._alerts.close()
         shutil.rmtree(self.staging, ignore_errors=True)
 
     # -- manifest: what each published file was made from ----------------------------------
@@ -298,18 +360,131 @@ class SiteOutput:
         # Only trusted for the output folder it describes: not one swapped in or made anew.
         return (_MANIFEST_FORMAT, self.build_key, str(self.output), _inode(self.output))
 
-    def _summary(self, changed: int) -> dict[str, object]:
+    def _summary(self, files: int, alert_files: int, changed: int = -1) -> dict[str, object]:
         """manifest.json: which build the journal belongs to; rewritten whenever the
-        journal changes (so its identity changes with the site's)."""
+        journal changes (so its identity changes with the site's). `files`: in the journal;
+        `alert_files`: in the alert pages' store."""
         return {
             "format": _MANIFEST_FORMAT,
             "build_key": self.build_key,
             "output": str(self.output),
             "inode": _inode(self.output),
-            "files": len(self.planned),
-            "changed": changed,
+            "files": files,
+            "alert_files": alert_files,
+            "changed": files + alert_files if changed < 0 else changed,
             "entries": self._manifest.index.name,
+            "alert_entries": self._alerts.path.name,
         }
+
+
+_ALERT_PAGES = "manifest.alerts.sqlite"
+
+
+class AlertPages:
+    """The manifest's entries of files under alerts/ (SQLite): two pages per alert, an
+    archive's worth, of which a build that carries the folder looks up only those it plans.
+
+    It names the site it describes with the same tag as the journal: a full build rewrites
+    both, and an incremental publish's changes to both travel in its publish journal, so
+    a kill between the two writes is finished by `recover`.
+    """
+
+    def __init__(self, path: Path, tag: str) -> None:
+        self.path = path
+        self.tag = tag
+        self.known: dict[str, str] = {}  # entries looked up (or all of them, once `loaded`)
+        self._missing: set[str] = set()  # paths looked up and not there
+        self.count = 0
+        self._loaded = False
+        self._valid = False
+        self._reader: sqlite3.Connection | None = None
+
+    def open(self) -> bool:
+        """Whether the store describes the site its tag names (else the build is full)."""
+        try:
+            rows = dict(self._read().execute("SELECT k, v FROM meta"))
+        except sqlite3.Error:
+            self.close()
+            return False
+        self._valid = rows.get("tag") == self.tag and str(rows.get("count", "")).isdigit()
+        self.count = int(rows["count"]) if self._valid else 0
+        return self._valid
+
+    def forget(self) -> None:
+        """A full build: nothing is published."""
+        self._valid, self._loaded, self.count = False, True, 0
+        self.known.clear()
+
+    def get(self, rel: str) -> str | None:
+        known = self.known.get(rel)
+        if known is not None or self._loaded or rel in self._missing:
+            return known
+        row = self._read().execute("SELECT v FROM pages WHERE k = ?", (rel,)).fetchone()
+        if row is None:
+            self._missing.add(rel)
+            return None
+        self.known[rel] = row[0]
+        return str(row[0])
+
+    def load(self) -> None:
+        """Every entry, at once (a build that goes through the whole folder)."""
+        if self._loaded:
+            return
+        self.known.update(self._read().execute("SELECT k, v FROM pages"))
+        self._loaded = True
+
+    def load_folder(self, folder: str) -> None:
+        """Every entry under `folder` (ending in "/")."""
+        if self._loaded:
+            return
+        end = folder[:-1] + chr(ord("/") + 1)
+        rows = self._read().execute("SELECT k, v FROM pages WHERE k >= ? AND k < ?", (folder, end))
+        self.known.update(rows)
+
+    def replace(self, entries: Mapping[str, str]) -> None:
+        """Make the store hold `entries` and nothing else, for the site tagged `tag`."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM pages")
+            db.executemany("INSERT INTO pages VALUES (?, ?)", entries.items())
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                (("tag", self.tag), ("count", str(len(entries)))),
+            )
+
+    def apply(self, changes: Mapping[str, str | None], count: int) -> None:
+        """Record `changes` (None: gone), after which the store holds `count` entries.
+        Applying them twice is harmless (a publish finished by `recover`)."""
+        with closing(self._connect()) as db, db:
+            db.executemany(
+                "INSERT OR REPLACE INTO pages VALUES (?, ?)",
+                ((rel, value) for rel, value in changes.items() if value is not None),
+            )
+            db.executemany(
+                "DELETE FROM pages WHERE k = ?",
+                ((rel,) for rel, value in changes.items() if value is None),
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('count', ?)", (str(count),))
+
+    def close(self) -> None:
+        """Done looking up (before rendering forks workers)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _read(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = self._connect()
+        return self._reader
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level="DEFERRED")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS pages (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+        return db
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -342,6 +517,8 @@ def recover(output: Path) -> None:
         _prune_empty_parents(output, output / rel)
     manifest = plan.get("manifest")
     if manifest:
+        inside = manifest["alerts"]
+        AlertPages(Path(inside["path"]), "").apply(inside["changes"], inside["count"])
         append(Path(manifest["log"]), manifest["base"], manifest["changes"])
         _write_json(Path(manifest["summary"]), manifest["summary_data"])
     journal.unlink()

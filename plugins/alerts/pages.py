@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -241,6 +241,7 @@ def plan_pages(
     items: ItemKeys | None = None,
     published: Published | None = None,
     basis: Basis | None = None,
+    signers: Collection[str] | None = None,
 ) -> Iterator[Page]:
     """Every page, or with the `published` site, those that may have changed.
 
@@ -257,11 +258,13 @@ def plan_pages(
     holds.) The page of an alert
     the basis does not name, in no thread it touched, without attachments and whose badges
     the clock left alone, is kept if its signer is as it was: the one input of its page
-    that nothing here tracks.
+    that nothing here tracks. With `signers` too, the ids of the alerts whose signer may
+    differ from the basis's, only those pages are looked at besides: the rest of alerts/
+    is carried (the caller says so to the writer), no key made or entry read for it.
     """
     planner = _Planner(collection, registry, settings, now, provenance or {}, items, published)
     if basis is not None and published is not None:
-        planner.narrow(basis)
+        planner.narrow(basis, signers)
     return planner.pages()
 
 
@@ -305,10 +308,11 @@ class _Planner:
         self.months: set[str] | None = None
         self.listings: set[str] | None = None  # those whose members are gathered
         self.touched_alerts: set[int] | None = None
+        self.carried = False  # alerts/ carried: only `touched_alerts` have their pages looked at
         self.groups: dict[str, list[int]] = {}
         self.lines: list[str] = []
 
-    def narrow(self, basis: Basis) -> None:
+    def narrow(self, basis: Basis, signers: Collection[str] | None) -> None:
         keys, slims = self.keys, self.slims
         found = touched(
             basis, slims, self.month_counts, keys.now_us, keys.now_us - keys.window_start_us
@@ -317,6 +321,10 @@ class _Planner:
         self.touched_alerts = touched_alerts(
             basis, self.collection, slims, found.flipped, sizes_key(self.sizes)
         )
+        if signers is not None:
+            by_id, position = self.collection.by_id, self.collection.position
+            self.touched_alerts.update(position(i) for i in signers if i in by_id)
+            self.carried = True
 
     def pages(self) -> Iterator[Page]:
         slims, keys = self.slims, self.keys
@@ -385,11 +393,16 @@ class _Planner:
         if touched_alerts is None or published is None:
             planned: Iterable[int] = range(len(slims))
             threads = collection.thread_keys().get
+            provenance = _whole(provenance)  # every alert's: made at once
+        elif self.carried:
+            planned = sorted(touched_alerts)
+            threads = collection.thread_keys([slims[p][ID] for p in planned]).get
         else:
             # The rest is kept if its signer is as it was: in bulk, as it is most of the
             # archive (C loops only: no function of ours is called per alert).
             rest = list(filterfalse(touched_alerts.__contains__, range(len(slims))))
             ids = list(map(itemgetter(ID), map(slims.__getitem__, rest)))
+            provenance = _whole(provenance)
             missed = published.unchanged_endings(
                 list(map(add, map(add, repeat("alerts/"), ids), repeat("/index.html"))),
                 list(
@@ -506,6 +519,13 @@ def _month_repr(link: MonthLink | None) -> str:
 # reads back one way only; no commit is called "-".
 _SIGNED = attrgetter("commit", "signer_fingerprint", "signer_name")
 _UNSIGNED = Provenance("-", "", "")
+
+
+def _whole(provenance: Mapping[str, Provenance]) -> Mapping[str, Provenance]:
+    """`provenance` as a mapping made at once, for a look at every alert: a mapping that
+    looks alerts up one by one (the audit's) offers `whole()`."""
+    whole = getattr(provenance, "whole", None)
+    return provenance if whole is None else whole()
 
 
 def _signature(signed: Provenance | None) -> str:

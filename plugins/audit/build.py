@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -139,10 +140,43 @@ class Uncommitted:
         return [entry[3:] for entry in output.decode("utf-8", "replace").split("\0") if entry]
 
 
-def verified_provenance(audit: BuildAudit) -> dict[str, Provenance]:
+def verified_provenance(audit: BuildAudit) -> VerifiedProvenance:
     """Who signed each alert's latest change, for alerts whose change verified."""
-    report = audit.report
-    # Deleting or renaming an alert file breaks the append-only rule, and the totals keep
-    # every violation found in the range: without any, every alert with revisions is at
-    # HEAD.
-    return {} if report is None else report.provenance.verified(all_at_head=report.ok)
+    return VerifiedProvenance(audit.report)
+
+
+class VerifiedProvenance(Mapping[str, Provenance]):
+    """Who signed each alert's latest change, for alerts whose change verified: looked up
+    alert by alert (a build that adds one alert shows a few), or made for the whole
+    archive at once (`whole`, in C loops) for a build that looks at every page."""
+
+    def __init__(self, report: AuditReport | None) -> None:
+        self._report = report
+        self._whole: dict[str, Provenance] | None = None if report is not None else {}
+
+    def __getitem__(self, alert: str) -> Provenance:
+        if self._whole is not None:
+            return self._whole[alert]
+        report = self._report
+        assert report is not None
+        latest = report.revisions.latest(alert)  # a withdrawn commit's: not verified
+        if latest is None or not latest.verified or not latest.signer_fingerprint:
+            raise KeyError(alert)
+        # Deleting or renaming an alert file breaks the append-only rule, and the totals
+        # keep every violation found in the range: without any, every alert with revisions
+        # is at HEAD.
+        if not report.ok and alert not in report.provenance:
+            raise KeyError(alert)
+        return Provenance(latest.commit, latest.signer_fingerprint, latest.committer_email)
+
+    def whole(self) -> dict[str, Provenance]:
+        if self._whole is None:
+            assert self._report is not None
+            self._whole = self._report.provenance.verified(all_at_head=self._report.ok)
+        return self._whole
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.whole())
+
+    def __len__(self) -> int:
+        return len(self.whole())

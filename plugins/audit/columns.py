@@ -56,7 +56,7 @@ class Columns:
 
     @cached_property
     def position(self) -> dict[str, int]:
-        return {alert: index for index, alert in enumerate(self.ids)}
+        return dict(zip(self.ids, range(len(self.ids)), strict=True))  # C loops
 
     def entry(self, index: int) -> Entry:
         fingerprint, email, verified = self.signers[self.latest[index]]

@@ -26,10 +26,16 @@ class AlertHistories:
         journal: Path | None = None,
         columns: Columns | None = None,
         changes: Mapping[str, Entry] | None = None,
+        token: str = "",
+        size: int = 0,
     ) -> None:
         self.journal = journal
         self.columns = columns or Columns.empty()
         self.changes: Mapping[str, Entry] = changes or {}
+        # The columns file these were read with ("" if none) and the bytes of the journal
+        # that hold their revisions: together they name what a build showed (`mark`).
+        self.token = token
+        self.size = size
 
     def get(self, alert: str) -> Entry | None:
         entry = self.changes.get(alert)
@@ -68,7 +74,36 @@ class AlertHistories:
         return found
 
     def changed(self, entries: Mapping[str, Entry]) -> AlertHistories:
-        return AlertHistories(self.journal, self.columns, {**self.changes, **entries})
+        return AlertHistories(
+            self.journal, self.columns, {**self.changes, **entries}, self.token, self.size
+        )
+
+    def mark(self) -> str:
+        """Names these histories as they will be saved ("" if they will not be: no cache):
+        the columns file and the size of the journal once their new revisions are in it."""
+        if not self.token:
+            return ""
+        pending = sum(len(line) for entry in self.changes.values() for line in entry.lines)
+        return f"{self.token}:{self.size + pending}"
+
+    def changed_since(self, mark: str) -> set[str] | None:
+        """The alerts whose revisions may differ from those the histories `mark` names had:
+        those with a revision written past the journal's size then, or not written yet
+        (None if it cannot tell: other columns, or a journal that is not the same).
+
+        The journal only grows while the columns file stays (compacting makes a new one),
+        and an alert whose revisions changed since the columns were written is among
+        `changes`: no archive's worth of looking.
+        """
+        token, _, size = mark.partition(":")
+        if not self.token or token != self.token or not size.isdigit() or int(size) > self.size:
+            return None
+        since = int(size)
+        return {
+            alert
+            for alert, entry in self.changes.items()
+            if entry.pending or (entry.offsets and entry.offsets[-1] >= since)
+        }
 
     def revisions(self, alert: str) -> tuple[Revision, ...]:
         """The revisions of `alert`, oldest first (empty if it has none)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from functools import partial
 from itertools import repeat
 from operator import getitem, itemgetter
 from typing import Any, Final
@@ -39,9 +40,11 @@ def audit_content(generator: Any) -> None:
     generator.audit = audit
     provenance = verified_provenance(audit)
     if generator.provenance:
-        generator.provenance.update(provenance)
+        generator.provenance = {**generator.provenance, **provenance.whole()}
     else:
-        generator.provenance = provenance  # an archive's worth: not copied
+        generator.provenance = provenance  # looked up alert by alert
+    generator.provenance_mark = _mark(audit)
+    generator.provenance_changes = partial(_changed_since, audit)
     if not audit.verified or not audit.production:
         generator.page_context.setdefault("site_notices", []).append(
             {
@@ -75,6 +78,29 @@ def write_audit(generator: Any) -> None:
         _emit_histories(generator, audit)
 
 
+def _mark(audit: BuildAudit) -> str:
+    """Names the signers and histories this build shows, for the next build to tell which
+    changed since (see `_changed_since`): "" if it cannot be told."""
+    report = audit.report
+    if report is None or not report.ok:
+        # Without a report every page says why; with violations, the alerts shown as
+        # signed are those at HEAD, which no mark follows.
+        return ""
+    histories = report.revisions.histories.mark()
+    return f"{histories}:{report.revisions.salt or '-'}" if histories else ""
+
+
+def _changed_since(audit: BuildAudit, published: str) -> set[str] | None:
+    """The alerts whose signer or history may differ from what the build that published
+    `published` (its `_mark`) showed; None if that cannot be told."""
+    mark = _mark(audit)
+    histories, _, salt = published.rpartition(":")
+    if not mark or not histories or salt != mark.rpartition(":")[2]:
+        return None
+    assert audit.report is not None
+    return audit.report.revisions.histories.changed_since(histories)
+
+
 def _emit_histories(generator: Any, audit: BuildAudit) -> None:
     """Every alert's history page, keyed by what it shows.
 
@@ -86,7 +112,6 @@ def _emit_histories(generator: Any, audit: BuildAudit) -> None:
     """
     report = audit.report
     revisions = report.revisions if report else None
-    digests = revisions.histories.digests() if revisions else {}
     # What every history shows alike: why there is no audit (if so), and which commits a
     # revocation withdrew (rare: each revision says whether it verified).
     tail = hashlib.sha256(
@@ -94,6 +119,10 @@ def _emit_histories(generator: Any, audit: BuildAudit) -> None:
     ).hexdigest()[:_TAIL]
     collection = generator.loaded.collection
     slims = collection.slims
+    if generator.carrying and slims is not None:
+        _emit_changed_histories(generator, audit, tail)
+        return
+    digests = revisions.histories.digests() if revisions else {}
     shas = None if slims is None else list(map(itemgetter(SHA), slims))
     if slims is None or shas is None or "" in shas:
         # No slim records (or a file's digest unknown): a collection made otherwise.
@@ -114,6 +143,35 @@ def _emit_histories(generator: Any, audit: BuildAudit) -> None:
         alert = alerts[position]
         generator.emit_page(
             Page(rels[position], "history.html", keys[position], _history_context(alert, audit))
+        )
+
+
+def _emit_changed_histories(generator: Any, audit: BuildAudit, tail: str) -> None:
+    """The history pages that may have changed since the build that published the site
+    (alerts/ is carried whole: see AlertsGenerator.carrying): those of the alerts whose
+    file changed since, and of those whose revisions did (`signers_changed`). The tail
+    every history shows is in the published mark, so it is as it was."""
+    collection = generator.loaded.collection
+    slims, by_id = collection.slims, collection.by_id
+    report = audit.report
+    histories = report.revisions.histories if report else None
+    wanted = set(generator.signers_changed)
+    for old, new in generator.basis.changes.values():
+        wanted.update(slim[ID] for slim in (old, new) if slim is not None)
+    for alert_id in sorted(wanted):
+        if alert_id not in by_id:
+            continue  # gone: its folder is dropped
+        position = collection.position(alert_id)
+        sha = slims[position][SHA]
+        found = histories.digest(alert_id) if histories else ""
+        key = f"{sha[_FILE] if sha else _file_digest(by_id[alert_id])}{found or _NO_HISTORY}{tail}"
+        generator.emit_page(
+            Page(
+                f"alerts/{alert_id}/history/index.html",
+                "history.html",
+                key,
+                _history_context(collection.alerts[position], audit),
+            )
         )
 
 

@@ -285,7 +285,13 @@ def _state(
         verified=int(data["verified"]),
         unsigned=int(data["unsigned"]),
         violations=tuple(Violation(*map(str, item)) for item in data["violations"]),
-        histories=AlertHistories(journal, Columns.from_json(stored_data["histories"]), overlay),
+        histories=AlertHistories(
+            journal,
+            Columns.from_json(stored_data["histories"]),
+            overlay,
+            stored.token,
+            int(data["journal_size"]),
+        ),
         signed={(str(fp), str(who), str(kind)): int(n) for fp, who, kind, n in data["signed"]},
         unpublished={
             oids[index * width : (index + 1) * width]: keys[row]

@@ -30,6 +30,7 @@ class Site:
         self.emitted: dict[str, str] = {}
         self.made: list[int] = []
         self.loaded: Any = None
+        self.carrying = False  # every history page looked at
 
     def build(self, slims: list[tuple[Any, ...]], audit: Any) -> list[str]:
         def make(position: int) -> Any:
