@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +12,14 @@ from .bulk import collector_paused
 from .conclude import conclude
 from .errors import AuditError
 from .fold import Folding, alerts_at_head
-from .gitstream import OBJECT_NAME, Change, net_changes, resolve_commit, tree_paths
+from .gitstream import (
+    OBJECT_NAME,
+    Change,
+    CommitChanges,
+    net_changes,
+    resolve_commit,
+    tree_paths,
+)
 from .history import HistoryReader, Repository, open_repository, opened, read_graph
 from .judging import judge_commits, read_signer_files
 from .ledger import Ledger, RewriteAcceptance
@@ -20,7 +27,7 @@ from .policy import AuditPolicy
 from .reach import full_reach, incremental_reach, ledger_digest
 from .records import CommitRecord, SignersState
 from .report import AuditReport
-from .signing import PolicyFiles
+from .signing import PolicyFiles, SignatureCheck
 from .state import AuditState, load_state, save_state
 from .survey import survey
 from .verdicts import CachedVerdicts, Verdict, saving_verdicts
@@ -73,24 +80,20 @@ def _audit(
     verdicts: dict[str, tuple[str, Verdict]] = {}
     files: dict[SignersState, PolicyFiles] = {}
     with contextlib.closing(survey(reader, repository, new, unchecked)) as surveyed:
-        for changes, checks in surveyed:
-            # Each run is folded as soon as it is read, while the workers read the next ones.
-            run_records = reader.records(changes, known)
-            known.update((oid, record.signers) for oid, record in run_records.items())
-            states = read_signer_files(reader, run_records.values(), base.head_signers, policy)
-            oids = [commit.oid for commit in changes]
-            run_verdicts = judge_commits(
-                reader, repository, oids, run_records, states, cached, checks, policy
-            )
-            judged = {oid: verdict for oid, (_, verdict) in run_verdicts.items()}
-            folding.add(oids, run_records, judged, states.files)
-            records.update(run_records)
-            verdicts.update(run_verdicts)
-            files.update(states.files)
-    # While the verdicts are written, the totals are saved (after a full audit, the cache
-    # keeps only the commits the range still holds).
+        for changes, checks, last in surveyed:
+            run = _judge_run(reader, repository, changes, checks, known, base, cached, policy)
+            records.update(run.records)
+            verdicts.update(run.verdicts)
+            files.update(run.files)
+            if last:
+                break
+            # An older run is folded while the workers still read the newer ones.
+            folding.add(run.commits, run.records, run.judged, run.files)
+    # While the verdicts are written, the last run is folded and the totals are saved (after
+    # a full audit, the cache keeps only the commits the range still holds).
     fresh = CachedVerdicts(verdicts, first_seen)
     with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
+        folding.add(run.commits, run.records, run.judged, run.files)
         state = folding.result()
         alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
         state = replace(
@@ -114,6 +117,40 @@ def _audit(
         ):
             save_state(cache_dir, state, base if reach.reused else None)
     return report
+
+
+@dataclass(frozen=True)
+class _JudgedRun:
+    """One run of commits as the survey read it, with their records and verdicts."""
+
+    commits: list[str]  # parents first
+    records: dict[str, CommitRecord]
+    verdicts: dict[str, tuple[str, Verdict]]  # with the digest each is cached under
+    files: Mapping[SignersState, PolicyFiles]  # the signers files the records rest on
+
+    @property
+    def judged(self) -> dict[str, Verdict]:
+        return {oid: verdict for oid, (_, verdict) in self.verdicts.items()}
+
+
+def _judge_run(
+    reader: HistoryReader,
+    repository: Repository,
+    changes: list[CommitChanges],
+    checks: Mapping[str, SignatureCheck],
+    known: dict[str, SignersState],
+    base: AuditState,
+    cached: CachedVerdicts,
+    policy: AuditPolicy,
+) -> _JudgedRun:
+    """Records and verdicts of one run; `known` (the signers files as in each commit
+    recorded so far) gains the run's commits."""
+    records = reader.records(changes, known)
+    known.update((oid, record.signers) for oid, record in records.items())
+    states = read_signer_files(reader, records.values(), base.head_signers, policy)
+    commits = [commit.oid for commit in changes]
+    verdicts = judge_commits(reader, repository, commits, records, states, cached, checks, policy)
+    return _JudgedRun(commits, records, verdicts, states.files)
 
 
 def accept_rewrite(

@@ -36,8 +36,9 @@ R = TypeVar("R")
 _Row = tuple[int, str | None, bytes | None, str | None, bool]
 # What a worker finds of one run: the changes of its commits and their signature checks.
 _Found = tuple[list[CommitChanges], list[tuple[str, _Row]]]
-# What the survey hands out of one run: the changes and the signature checks.
-Run = tuple[list[CommitChanges], dict[str, SignatureCheck]]
+# What the survey hands out of one run: the changes, the signature checks, and whether it is
+# the last run.
+Run = tuple[list[CommitChanges], dict[str, SignatureCheck], bool]
 
 
 def survey(
@@ -61,14 +62,15 @@ def survey(
             # While git diffs the trees in the background, verify the signatures: the
             # cryptography does not depend on who may sign, so it need not wait for the diff.
             found = check_signatures(reader, repository, [o for o in commits if o in unchecked])
-            yield log.result(), found
+            yield log.result(), found, True
         return
     if unchecked:
         load_cryptography()
     work = partial(_survey_run, repository.top, repository.object_format, unchecked)
     keys: dict[bytes, PublicKey] = {}
-    for run_changes, rows in forked_but_first(work, split_runs(commits, workers)):
-        yield run_changes, {oid: _check(row, keys) for oid, row in rows}
+    runs = split_runs(commits, workers)
+    for index, (run_changes, rows) in enumerate(forked_but_first(work, runs)):
+        yield run_changes, {oid: _check(row, keys) for oid, row in rows}, index == len(runs) - 1
 
 
 def split_runs(commits: Sequence[str], workers: int) -> list[Sequence[str]]:
