@@ -31,7 +31,7 @@ from operator import and_, eq, itemgetter, not_, truth
 from pathlib import Path
 from typing import Any
 
-from .discover import Stamp, stamp_of
+from .discover import Stamp, last_change_ns, stamp_of
 from .errors import BuildError, Problem
 from .gitcontent import GitContent, is_alert, plain_tree, unusual
 from .index import ID, LEVEL, STATUS, UPDATES, Slim, slim_of
@@ -41,7 +41,7 @@ from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
 
-_FORMAT = 7
+_FORMAT = 8
 # A file changed this close to the build's start may change again within the same tick of
 # the file system's clock, keeping its stamp: such an entry is hashed again next time.
 _RACY_NS = 2_000_000_000
@@ -331,7 +331,10 @@ class AlertCache:
         racy = self.started_ns - _RACY_NS
         for rel, entry in self._changed.items():
             stamp = entry[0] if entry is not None else None
-            if entry is not None and stamp is not None and max(stamp[1], stamp[2]) >= racy:
+            if entry is None or stamp is None:
+                continue
+            changed_ns = last_change_ns(stamp)
+            if changed_ns is None or changed_ns >= racy:
                 self._changed[rel] = self.fresh[rel] = (None, *entry[1:])
         self._bodies.add(self._new_bodies)
         journal = self._journal

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,32 @@ ALERTS_DIR = "alerts"
 
 # What the content cache compares to decide whether a file may have changed: size,
 # modification and status-change times (a write moves both) and the inode (a file
-# replaced by another, as git and editors do, gets a new one).
-Stamp = tuple[int, int, int, int]
+# replaced by another, as git and editors do, gets a new one). Packed into one bytes
+# object: the cache keeps one per alert, and loading four number objects and a tuple per
+# alert cost a 100,000-alert archive about 0.1 s on every build.
+Stamp = bytes
+_PACKED = struct.Struct("=qqqQ")
+_pack = _PACKED.pack
+
+
+def pack_stamp(size: int, modified_ns: int, changed_ns: int, inode: int) -> Stamp:
+    try:
+        return _pack(size, modified_ns, changed_ns, inode)
+    except struct.error:  # beyond 64 bits: never equal to a packed stamp, still compared
+        return repr((size, modified_ns, changed_ns, inode)).encode()
 
 
 def stamp_of(stat: os.stat_result) -> Stamp:
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    return pack_stamp(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def last_change_ns(stamp: Stamp) -> int | None:
+    """The later of the modification and status-change times in `stamp` (None if it
+    cannot be read back)."""
+    if len(stamp) != _PACKED.size:
+        return None
+    _, modified, changed, _ = _PACKED.unpack(stamp)
+    return int(max(modified, changed))
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,8 @@ class ContentWalk(Mapping[str, Stamp]):
     # no stray files among the alerts, no folder that could not be read): then `alerts`
     # is discovery's whole answer and content/ is not listed a second time.
     plain: bool = True
+    # The latest modification time met (nanoseconds since the epoch).
+    newest_ns: int = 0
 
     def __getitem__(self, rel: str) -> Stamp:
         return self.alerts[rel]
@@ -61,6 +84,7 @@ def walk_content(content: Path) -> ContentWalk:
     everything: dict[str, Stamp] = {}
     alerts: dict[str, Stamp] = {}
     plain = True
+    newest = 0
     is_dir, is_link = stat.S_ISDIR, stat.S_ISLNK
     alerts_prefix = ALERTS_DIR + "/"
     # (relative folder with its slash, the folder, inside a hidden folder?)
@@ -82,7 +106,10 @@ def walk_content(content: Path) -> ContentWalk:
                 except OSError:
                     plain = False
                     continue
-                stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+                modified = info.st_mtime_ns
+                if modified > newest:
+                    newest = modified
+                stamp = pack_stamp(info.st_size, modified, info.st_ctime_ns, info.st_ino)
                 everything[rel] = stamp
                 mode = info.st_mode
                 if is_dir(mode):
@@ -98,7 +125,7 @@ def walk_content(content: Path) -> ContentWalk:
                         alerts[rel] = stamp
                     else:
                         plain = False
-    return ContentWalk(everything, alerts, plain)
+    return ContentWalk(everything, alerts, plain, newest)
 
 
 def find_alert_files(content: Path) -> tuple[list[str], list[Problem]]:
@@ -161,13 +188,7 @@ def _scan(
                             found[rel] = stamp
                             continue
                         try:
-                            info = entry.stat()
-                            found[prefix + name] = (
-                                info.st_size,
-                                info.st_mtime_ns,
-                                info.st_ctime_ns,
-                                info.st_ino,
-                            )
+                            found[prefix + name] = stamp_of(entry.stat())
                         except OSError:
                             found[prefix + name] = None  # the reader reports why
                     else:

@@ -26,13 +26,11 @@ import runpy
 import subprocess
 import sys
 import time
-from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from itertools import chain
 from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any
@@ -124,13 +122,8 @@ def tree_signature(walk: ContentWalk, settled_before: float) -> tuple[str, bool]
     """
     everything = walk.everything
     digest = hashlib.sha256("\0".join(everything).encode("utf-8", "surrogateescape"))
-    numbers = chain.from_iterable(everything.values())
-    try:
-        digest.update(array("q", numbers).tobytes())
-    except OverflowError:  # an inode or time beyond 64 signed bits: rare, slower
-        digest.update(repr(list(everything.values())).encode())
-    newest = max(map(itemgetter(1), everything.values()), default=0)
-    return digest.hexdigest(), newest < settled_before * 1e9
+    digest.update(b"\0".join(everything.values()))
+    return digest.hexdigest(), walk.newest_ns < settled_before * 1e9
 
 
 def git_head(folder: Path) -> str:

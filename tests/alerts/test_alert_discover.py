@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from alerts.discover import find_alert_files, scan_alert_files, walk_content
+from alerts.discover import (
+    find_alert_files,
+    last_change_ns,
+    pack_stamp,
+    scan_alert_files,
+    stamp_of,
+    walk_content,
+)
 from alerts.errors import Problem
 
 OUTSIDE = "is a symbolic link to outside content/ (not allowed: copy the file in instead)"
@@ -168,8 +175,19 @@ def test_stamps_are_taken_from_the_files(content: Path) -> None:
     stamps, _ = scan_alert_files(content)
     info = path.stat()
     assert stamps == {
-        "alerts/2017/2017-04-20-a.md": (12, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        "alerts/2017/2017-04-20-a.md": pack_stamp(
+            12, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+        )
     }
+    assert last_change_ns(stamps["alerts/2017/2017-04-20-a.md"]) == max(
+        info.st_mtime_ns, info.st_ctime_ns
+    )
+
+
+def test_a_stamp_beyond_64_bits_still_compares() -> None:
+    huge = pack_stamp(1, 2**70, 3, 4)
+    assert huge == pack_stamp(1, 2**70, 3, 4) != pack_stamp(1, 2**70 + 1, 3, 4)
+    assert last_change_ns(huge) is None  # so the cache hashes such a file again
 
 
 def test_known_stamps_of_regular_files_are_used_not_those_of_links(content: Path) -> None:
@@ -177,13 +195,14 @@ def test_known_stamps_of_regular_files_are_used_not_those_of_links(content: Path
     target = touch(content, "elsewhere/2017-04-20-b.md")
     (content / "alerts/2017/2017-04-20-b.md").symlink_to(target)
     known = {
-        rel: (0, 1, 2, 3) for rel in ("alerts/2017/2017-04-20-a.md", "alerts/2017/2017-04-20-b.md")
+        rel: pack_stamp(0, 1, 2, 3)
+        for rel in ("alerts/2017/2017-04-20-a.md", "alerts/2017/2017-04-20-b.md")
     }
     stamps, problems = scan_alert_files(content, known)
     assert problems == []
-    assert stamps["alerts/2017/2017-04-20-a.md"] == (0, 1, 2, 3)
+    assert stamps["alerts/2017/2017-04-20-a.md"] == pack_stamp(0, 1, 2, 3)
     # A link's own stamp says nothing of the file it leads to: that one is stat-ed.
-    assert stamps["alerts/2017/2017-04-20-b.md"][3] == target.stat().st_ino
+    assert stamps["alerts/2017/2017-04-20-b.md"] == stamp_of(target.stat())
 
 
 def _layout(content: Path) -> None:
