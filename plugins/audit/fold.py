@@ -85,6 +85,8 @@ class Folding:
         violations, histories, signed = self._violations, self._histories, self._signed
         unpublished, revoked = self._unpublished, self._revoked
         verified_count, unsigned = self._verified, self._unsigned
+        is_alert_path = policy.is_alert_path
+        counted: tuple[PolicyFiles | None, PolicyFiles] | None = None
         for oid in commits:
             record, verdict = records[oid], verdicts[oid]
             signature = signature_violations(record, verdict, first_seen[oid])
@@ -95,7 +97,10 @@ class Folding:
             violations += linear_violations(record)
             violations += append_only_violations(record)
             violations += silent_edit_violations(record)
-            revoked |= after.revoked | (before.revoked if before else frozenset())
+            if counted is None or counted[0] is not before or counted[1] is not after:
+                # Most commits rest on the same files as the one before them.
+                counted = (before, after)
+                revoked |= after.revoked | (before.revoked if before else frozenset())
             verified = not signature
             unsigned += not verdict.signed
             if verified and verdict.fingerprint is not None:
@@ -105,7 +110,7 @@ class Folding:
                 if oid not in published:
                     unpublished[oid] = signer
             for change in record.alert_changes:
-                if change.new_path is None or not policy.is_alert_path(change.new_path):
+                if change.new_path is None or not is_alert_path(change.new_path):
                     continue
                 kind, note = revision_kind(change)
                 alert = alert_id(change.new_path)

@@ -186,6 +186,7 @@ class HistoryReader:
             if blob is not None
         ]
         contents = self.blobs(wanted)
+        is_signers_path = self._policy.is_signers_path
         made: dict[str, CommitRecord] = {}
         for commit in changes:
             parent_state = None
@@ -197,19 +198,25 @@ class HistoryReader:
                     if earlier is not None
                     else known.get(first) or self._signers_state(first)
                 )
+            signers_changes = tuple(
+                path
+                for change in commit.changes
+                for path in (change.path, change.new_path)
+                if path is not None and is_signers_path(path)
+            )
             made[commit.oid] = CommitRecord(
                 oid=commit.oid,
                 parents=commit.parents,
                 committer_email=commit.committer_email,
                 committer_date=commit.committer_date,
                 parent_signers=parent_state,
-                signers=self._next_state(parent_state, commit.changes),
-                signers_changes=tuple(
-                    path
-                    for change in commit.changes
-                    for path in (change.path, change.new_path)
-                    if path is not None and self._policy.is_signers_path(path)
+                # A commit that touches nothing in the signers folder keeps its parent's files.
+                signers=(
+                    parent_state
+                    if parent_state is not None and not signers_changes
+                    else self._next_state(parent_state, commit.changes)
                 ),
+                signers_changes=signers_changes,
                 alert_changes=tuple(self._alert_changes(commit.changes, contents)),
             )
         return made

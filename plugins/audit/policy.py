@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Final
 
 from .errors import AuditError
@@ -62,7 +63,12 @@ class AuditPolicy:
 
     def is_alert_path(self, path: str) -> bool:
         """Whether `path` is an alert file: `<content>/alerts/YYYY/<name>.md`."""
-        return _alert_pattern(self.alerts_dir).fullmatch(path) is not None
+        return self._alert_match(path) is not None
+
+    @cached_property
+    def _alert_match(self) -> Callable[[str], re.Match[str] | None]:
+        # A first audit asks about every path of every commit, several times.
+        return _alert_pattern(self.alerts_dir).fullmatch
 
     def is_signers_path(self, path: str) -> bool:
         return path.startswith(self.signers_dir + "/")
