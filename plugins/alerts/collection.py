@@ -77,7 +77,7 @@ class AlertCollection:
     def attachment_names(self) -> list[str]:
         """Every attachment some alert names, sorted."""
         if self.slims is not None:
-            return sorted({name for slim in self.slims for name in slim[ATTACHMENTS]})
+            return sorted(set(chain.from_iterable(map(itemgetter(ATTACHMENTS), self.slims))))
         return sorted({a.name for alert in self.alerts for a in alert.attachments})
 
     def thread(self, alert: Alert) -> tuple[Alert, ...]:

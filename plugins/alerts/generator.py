@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import marshal
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from .journal import collector_paused
 from .loader import LoadedContent, load_content
 from .model import ALL_SECTORS, Alert, Level, Provenance
 from .output import SiteOutput, WriteStats
-from .pages import ItemKeys, Members, Page, PagePlan, plan_pages
+from .pages import ItemKeys, Members, Page, PagePlan, counts_since, group_counts, plan_pages
 from .security import CONTENT_SECURITY_POLICY, REFERRER_POLICY, headers_file
 from .settings import CascadeSettings
 from .touched import Basis, sizes_key
@@ -38,6 +39,8 @@ _WHOLE_LIST = 64
 
 
 _NO_PROVENANCE = "none"
+# The fragment slot of the listings' counts, kept for the next build (see _group_counts).
+_COUNTS = "group-counts"
 
 
 def _no_changes(published: str) -> Collection[str] | None:
@@ -83,6 +86,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         # only those alerts' pages (and the basis's) are looked at (`carrying`).
         self.basis: Basis | None = None
         self.signers_changed: Collection[str] | None = None
+        self.counts: dict[str, int] | None = None  # how many alerts each listing holds
         # Set by the audit plugin: what it found, for its pages and the ledger.
         self.audit: Any = None
         self.page_context: dict[str, Any] = {}
@@ -151,6 +155,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         # from the changes the cache reports only if both were saved by the same build.
         # With its clock, its attachments' sizes and its signers' mark, to see what those
         # changed since.
+        self.counts = self._group_counts(basis)
         sizes = sizes_key(self.loaded.collection.sizes)
         mark = self.provenance_mark or "-"
         output.state = f"{secrets.token_hex(8)} {self.items.now_us} {sizes} {mark}"
@@ -171,7 +176,12 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             raise
         finally:
             logging.getLogger("pelican").removeHandler(self._errors)
-        self._cache.save((output.recorded_state or "").partition(" ")[0])
+        generation = (output.recorded_state or "").partition(" ")[0]
+        self._cache.save(generation)
+        if self.counts is not None:
+            # For the next build, which starts from this one's basis.
+            counts = marshal.dumps(self.counts)
+            self.fragments.get_slot(_COUNTS, generation, lambda: counts)
         self.fragments.save(prune=self.stats.full)
         self.fragments.close()
         logger.info(
@@ -182,6 +192,23 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             self.stats.kept,
         )
         build_published.send(self)
+
+    def _group_counts(self, basis: Basis | None) -> dict[str, int] | None:
+        """How many alerts each listing holds: from the counts the basis's build kept and
+        the changes since, or counted (None if there are no slim records to count)."""
+        assert self.loaded is not None
+        slims = self.loaded.collection.slims
+        if slims is None:
+            return None
+        if basis is not None:
+            kept = self.fragments.get_slot(_COUNTS, self.loaded.saved_by, lambda: b"")
+            try:
+                before = marshal.loads(kept) if kept else None
+            except (EOFError, ValueError, TypeError):
+                before = None
+            if isinstance(before, dict):
+                return counts_since(before, basis.changes.values())
+        return group_counts(slims)
 
     @property
     def carrying(self) -> bool:
@@ -207,6 +234,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             published=output,
             basis=basis,
             signers=self.signers_changed,
+            counts=self.counts,
         ):
             self.emit_page(page)
 

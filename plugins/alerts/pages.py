@@ -242,6 +242,7 @@ def plan_pages(
     published: Published | None = None,
     basis: Basis | None = None,
     signers: Collection[str] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> Iterator[Page]:
     """Every page, or with the `published` site, those that may have changed.
 
@@ -262,7 +263,9 @@ def plan_pages(
     differ from the basis's, only those pages are looked at besides: the rest of alerts/
     is carried (the caller says so to the writer), no key made or entry read for it.
     """
-    planner = _Planner(collection, registry, settings, now, provenance or {}, items, published)
+    # (`provenance` may be the audit's, which looks alerts up one by one: not made whole)
+    signed = {} if provenance is None else provenance
+    planner = _Planner(collection, registry, settings, now, signed, items, published, counts)
     if basis is not None and published is not None:
         planner.narrow(basis, signers)
     return planner.pages()
@@ -280,6 +283,7 @@ class _Planner:
         provenance: Mapping[str, Provenance],
         items: ItemKeys | None,
         published: Published | None,
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         self.collection = collection
         self.registry = registry
@@ -294,8 +298,8 @@ class _Planner:
         else:
             self.slims = [slim_of(alert, registry.sectors) for alert in alerts]
             self.sizes = {a.name: a.size for alert in alerts for a in alert.attachments}
-        # Every listing's count: one C loop over the archive's memberships.
-        counts = Counter(chain.from_iterable(map(itemgetter(GROUPS), self.slims)))
+        if counts is None:
+            counts = group_counts(self.slims)
         self.counts = counts
         self.month_counts = {g: n for g, n in counts.items() if g.startswith("archive/")}
         self.years_of: defaultdict[str, dict[int, int]] = defaultdict(dict)
@@ -508,6 +512,25 @@ class _Planner:
                 ),
                 _month_context(link, self.members(positions), newer, older),
             )
+
+
+def group_counts(slims: Sequence[Slim]) -> dict[str, int]:
+    """How many alerts each listing holds: one C loop over the archive's memberships."""
+    return dict(Counter(chain.from_iterable(map(itemgetter(GROUPS), slims))))
+
+
+def counts_since(
+    before: Mapping[str, int], changes: Iterable[tuple[Slim | None, Slim | None]]
+) -> dict[str, int]:
+    """`group_counts` of an archive that was counted `before` and then had `changes`
+    (before, after; None where there was or is no alert): no pass over the archive."""
+    counts = dict(before)
+    for old, new in changes:
+        for group in old[GROUPS] if old is not None else ():
+            counts[group] = counts.get(group, 0) - 1
+        for group in new[GROUPS] if new is not None else ():
+            counts[group] = counts.get(group, 0) + 1
+    return {group: n for group, n in counts.items() if n > 0}
 
 
 def _month_repr(link: MonthLink | None) -> str:

@@ -213,3 +213,55 @@ def test_alerts_with_attachments_are_planned_only_when_a_size_changed(
     assert site.plan([regrown, plain], registry, basis=unknown) == [
         "alerts/2017-04-20-attached/index.html"
     ]
+
+
+def test_counts_since_equal_counting_again(make: Make, registry: Registry) -> None:
+    """A listing's count kept from the last build plus the changes since is the count."""
+    from alerts.pages import counts_since, group_counts
+
+    old = make("old", "2016-12-31T23:30:00-01:00", sectors='["retail"]')
+    moved = make("moved", "2017-04-21T10:00:00+01:00", sectors='["retail"]')
+    moved_now = replace(moved, sectors=("transport",), content_hash="hash-of-moved-2")
+    new = make("new", "2017-04-22T10:00:00+01:00")
+    before = [slim_of(a, registry.sectors) for a in (old, moved)]
+    after = [slim_of(a, registry.sectors) for a in (moved_now, new)]
+    changes = change(registry, (old, None), (moved, moved_now), (None, new))
+    counted = counts_since(group_counts(before), changes.values())
+    assert counted == group_counts(after)
+    assert "archive/2016/12" not in counted and "sectors/retail/2016" not in counted
+
+
+def test_with_the_signers_known_only_those_alerts_pages_are_looked_at(
+    make: Make, registry: Registry
+) -> None:
+    """alerts/ is carried: an alert whose signer changed is planned; the rest is neither
+    planned nor checked (no key is asked of the writer for it)."""
+    alerts = [make(f"a{n}", f"2017-04-2{n}T10:00:00+01:00") for n in range(4)]
+    signed = {a.id: Provenance("c" * 40, "SHA256:key", "alice") for a in alerts}
+    site = Site()
+    site.plan(alerts, registry, signed)
+    resigned = {**signed, alerts[1].id: Provenance("d" * 40, "SHA256:other", "bob")}
+    asked: list[str] = []
+
+    def bulk(paths: list[str], endings: list[str]) -> list[int]:
+        asked.extend(paths)
+        return []
+
+    site.unchanged_endings = bulk  # type: ignore[method-assign]
+    pages = list(
+        plan_pages(
+            AlertCollection.of(alerts),
+            registry,
+            CascadeSettings(),
+            NOW,
+            provenance=resigned,
+            items=ItemKeys(NOW, 7),
+            published=site,
+            basis=Basis({}, micros(NOW)),
+            signers={alerts[1].id},
+        )
+    )
+    assert [p.path for p in pages if p.path.startswith("alerts/")] == [
+        f"alerts/{alerts[1].id}/index.html"
+    ]
+    assert asked == []
