@@ -95,7 +95,7 @@ def _audit(
     with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
         folding.add(run.commits, run.records, run.judged, run.files)
         state = folding.result()
-        alerts = alerts_at_head(base, records, reach.head, policy) if base.head else None
+        alerts = alerts_at_head(base, records, reach.head, policy)
         state = replace(
             state,
             alerts=_alerts_in_tree(repository, reach.head, policy) if alerts is None else alerts,

@@ -163,16 +163,21 @@ def alerts_at_head(
 ) -> frozenset[str] | None:
     """The alert files at `head`, from those at `state.head` and the new commits' changes.
 
-    Each commit's changes are against its first parent, so following first parents from
-    `head` back to the old head adds up exactly; None if that line does not lead there.
+    Each commit's changes are against its first parent (a root commit's against nothing),
+    so following first parents from `head` back to the old head, or for empty totals back
+    to a root, adds up exactly; None if that line does not lead there.
     """
     line: list[CommitRecord] = []
     oid = head
     while oid != state.head:
         record = records.get(oid)
-        if record is None or not record.parents:
+        if record is None:
             return None
         line.append(record)
+        if not record.parents:
+            if state.head:
+                return None
+            break  # a first audit from the root commit: its records are the whole line
         oid = record.parents[0]
     alerts = set(state.alerts)
     for record in reversed(line):

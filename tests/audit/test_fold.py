@@ -1,0 +1,76 @@
+"""A first audit works out the alert files at HEAD from its records, as git lists them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from audit import audit as audit_module
+from audit.audit import audit_repository
+from audit.gitstream import tree_paths
+from audit.ledger import Ledger
+from audit.policy import AuditPolicy
+from audit.state import CACHE_FILE, load_state
+from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def alerts_at_head(repo: SignedRepo, policy: AuditPolicy) -> frozenset[str]:
+    paths = tree_paths(repo.path, repo.head(), policy.alerts_dir)
+    return frozenset(path for path in paths if policy.is_alert_path(path))
+
+
+def cached_alerts(cache: Path) -> frozenset[str]:
+    key = tuple(json.loads((cache / CACHE_FILE).read_text())["key"])
+    state = load_state(cache, key)
+    assert state is not None
+    return state.alerts
+
+
+@pytest.fixture
+def moved_about(newsroom: SignedRepo, alice: Key, bob: Key) -> SignedRepo:
+    """Alerts added, deleted, renamed, moved in from elsewhere and out, and merged in."""
+    repo, by = newsroom, email_of(bob)
+    repo.commit({alert_path(name): alert_text(name) for name in "abcd"}, "Four", bob, by)
+    repo.commit({alert_path("a"): None}, "Delete a", bob, by)
+    repo.git("mv", alert_path("b"), alert_path("b2"))
+    repo.commit({}, "Rename b", bob, by)
+    repo.commit({"content/drafts/e.md": alert_text("e")}, "A draft", bob, by)
+    repo.git("mv", "content/drafts/e.md", alert_path("e"))
+    repo.commit({}, "Publish the draft", bob, by)
+    repo.git("mv", alert_path("c"), "content/drafts/c.md")
+    repo.commit({}, "Unpublish c", bob, by)
+    repo.git("checkout", "-q", "-b", "side", "HEAD~2")
+    repo.commit({alert_path("side"): alert_text("side")}, "On the side", bob, by)
+    repo.git("checkout", "-q", "-")
+    repo.merge("side", alice, email_of(alice))
+    return repo
+
+
+def test_a_first_audit_knows_the_alerts_at_head_without_asking_git(
+    moved_about: SignedRepo,
+    policy: AuditPolicy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_git(*arguments: object) -> frozenset[str]:
+        raise AssertionError("the alerts at HEAD were asked of git")
+
+    monkeypatch.setattr(audit_module, "_alerts_in_tree", no_git)
+    audit_repository(moved_about.path, policy, NOW, Ledger(), tmp_path)
+    expected = alerts_at_head(moved_about, policy)
+    assert cached_alerts(tmp_path) == expected
+    assert expected == {alert_path(name) for name in ("d", "b2", "e", "side")}
+
+
+def test_an_audit_from_a_later_commit_asks_git(
+    moved_about: SignedRepo, policy: AuditPolicy, tmp_path: Path
+) -> None:
+    since = replace(policy, since="HEAD~3")
+    audit_repository(moved_about.path, since, NOW, Ledger(), tmp_path)
+    assert cached_alerts(tmp_path) == alerts_at_head(moved_about, policy)
