@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import publish
 from alerts.output import AlertPages
+from audit.audit import audit_repository
+from audit.build import VerifiedProvenance
+from audit.ledger import Ledger
+from audit.policy import AuditPolicy
 from tests.audit.test_audit_publishing import REGISTRY, settings_file
 from tests.cli.test_cli import tree_digest
 from tests.support.signing import Key, SignedRepo, alert_path, email_of
 
 NOW = "2024-05-02T12:00:00+00:00"
 LATER = "2024-05-20T12:00:00+00:00"  # the bridge alert expired, and none is current
+CORRECTION = 'corrections:\n  - at: "2024-05-01T12:00:00+01:00"\n    note: "The cordon moved."\n'
 
 
 def alert(title: str, issued: str, extra: str = "", corrections: str = "") -> str:
@@ -131,3 +137,29 @@ def test_carried_builds_equal_cold_builds(
     assert build(repo, conf, site, LATER) == 0
     assert "Another name" in (site / "alerts/2024-05-01-quiet/index.html").read_text()
     assert tree_digest(site) == cold(repo, conf, cold_site, LATER)
+
+
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_provenance_looked_up_alert_by_alert_equals_the_whole(
+    newsroom: SignedRepo, bob: Key, dave: Key, policy: AuditPolicy, tmp_path: Path, unsigned: bool
+) -> None:
+    """What a carried build looks up for a few alerts is what a full check makes for all:
+    with a clean history, and with a violation (then only alerts at HEAD are signed)."""
+    repo = newsroom
+    files = {alert_path(slug): alert(slug, "2024-05-01T09:00:00+01:00") for slug in "abc"}
+    repo.commit(files, "x", bob, email_of(bob), "2024-05-01T09:00:00Z")
+    fixed = alert("a", "2024-05-01T09:00:00+01:00", corrections=CORRECTION)
+    repo.commit({alert_path("a"): fixed}, "x", dave, email_of(dave), "2024-05-01T10:00:00Z")
+    if unsigned:
+        repo.commit({alert_path("d"): alert("d", "2024-05-01T11:00:00+01:00")}, "x", None)
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the second from the saved state, as a build reads it
+        report = audit_repository(
+            repo.path, policy, datetime(2024, 6, 1, tzinfo=UTC), Ledger(), cache
+        )
+    assert report.ok is not unsigned
+    whole = VerifiedProvenance(report).whole()
+    looked_up = VerifiedProvenance(report)
+    ids = [f"2024-05-01-{slug}" for slug in "abcde"]
+    assert {i: looked_up[i] for i in ids if i in looked_up} == whole
+    assert whole["2024-05-01-a"].signer_fingerprint == dave.fingerprint
