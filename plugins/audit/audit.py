@@ -11,11 +11,12 @@ from pathlib import Path
 from .bulk import collector_paused
 from .conclude import conclude
 from .errors import AuditError
-from .fold import Folding, alerts_at_head
+from .fold import FoldedRun, Folding, alerts_at_head, fold_run
 from .gitstream import (
     OBJECT_NAME,
     Change,
     CommitChanges,
+    TreeListing,
     net_changes,
     resolve_commit,
     tree_paths,
@@ -24,7 +25,7 @@ from .history import HistoryReader, Repository, open_repository, opened, read_gr
 from .judging import judge_commits, read_signer_files
 from .ledger import Ledger, RewriteAcceptance
 from .policy import AuditPolicy
-from .reach import full_reach, incremental_reach, ledger_digest
+from .reach import Reach, full_reach, incremental_reach, ledger_digest
 from .records import CommitRecord, SignersState
 from .report import AuditReport
 from .signing import PolicyFiles, SignatureCheck
@@ -72,51 +73,101 @@ def _audit(
     if reach is None:
         reach = full_reach(repository, since, ledger, AuditState(key), cache_dir)
     base, new, cached, published = reach.base, reach.new, reach.cached, reach.published
-    first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
-    unchecked = {oid for oid in new if oid not in cached.verdicts}
+    with contextlib.ExitStack() as stack:
+        # A first audit has git list the alert files at HEAD meanwhile; a later one works
+        # them out from the last totals and the new commits' records.
+        listing = None
+        if not base.head:
+            listing = TreeListing(repository.top, reach.head, policy.alerts_dir)
+            stack.enter_context(listing)
+        first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
+        runs = _read_runs(reader, repository, reach, first_seen, policy, keep=listing is None)
+        # While the verdicts are written, the last run is added and the totals are saved
+        # (after a full audit, the cache keeps only the commits the range still holds).
+        fresh = CachedVerdicts(runs.verdicts, first_seen)
+        with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
+            runs.folding.add(runs.last)
+            if listing is not None:
+                alerts = frozenset(filter(policy.is_alert_path, listing.result()))
+            else:
+                found = alerts_at_head(base, runs.records, reach.head, policy)
+                alerts = _alerts_in_tree(repository, reach.head, policy) if found is None else found
+            state = runs.folding.result()
+            state = replace(
+                state,
+                alerts=alerts,
+                # Once a published head reaches a commit, a revocation at HEAD no longer
+                # concerns it.
+                unpublished={o: s for o, s in state.unpublished.items() if o not in published},
+                ledger_entries=len(ledger.entries),
+                ledger_digest=ledger_digest(ledger.entries),
+                publications=reach.publications,
+            )
+            assert state.head_signers is not None
+            head_files = runs.files[state.head_signers]
+            net = _net_changes(repository, ledger, base, state, policy)
+            report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
+            if (
+                new
+                or state.unpublished != base.unpublished
+                or state.ledger_digest != base.ledger_digest
+            ):
+                save_state(cache_dir, state, base if reach.reused else None)
+    return report
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The new commits, read and judged, all but the last run added up."""
+
+    folding: Folding
+    last: FoldedRun  # the last run, folded but not added yet
+    records: dict[str, CommitRecord]  # of every new commit, if kept
+    verdicts: dict[str, tuple[str, Verdict]]  # with the digest each is cached under
+    files: dict[SignersState, PolicyFiles]  # every version of the signers files met
+
+
+def _read_runs(
+    reader: HistoryReader,
+    repository: Repository,
+    reach: Reach,
+    first_seen: Mapping[str, datetime],
+    policy: AuditPolicy,
+    *,
+    keep: bool,
+) -> _Runs:
+    """Read, judge and fold the new commits a run at a time (`survey`), adding up each run
+    but the last as it comes; the records are `keep`t only if the caller needs them."""
+    base, cached, published = reach.base, reach.cached, reach.published
+    unchecked = {oid for oid in reach.new if oid not in cached.verdicts}
     known = {base.head: base.head_signers} if base.head_signers else {}
-    folding = Folding(base, first_seen, published, policy)
+
+    def finish(
+        reader: HistoryReader, changes: list[CommitChanges], checks: dict[str, SignatureCheck]
+    ) -> tuple[_JudgedRun, FoldedRun]:
+        # Wherever the run was read: in a forked worker, `known` is the parent's as it was.
+        run = _judge_run(reader, repository, changes, checks, known, base, cached, policy)
+        folded = fold_run(
+            run.commits, run.records, run.judged, first_seen, published, run.files, policy
+        )
+        # Records not kept are not sent back from a worker either.
+        return (run if keep else replace(run, records={})), folded
+
+    folding = Folding(base)
     records: dict[str, CommitRecord] = {}
     verdicts: dict[str, tuple[str, Verdict]] = {}
     files: dict[SignersState, PolicyFiles] = {}
-    with contextlib.closing(survey(reader, repository, new, unchecked)) as surveyed:
-        for changes, checks, last in surveyed:
-            run = _judge_run(reader, repository, changes, checks, known, base, cached, policy)
+    surveyed = survey(reader, repository, policy, reach.new, unchecked, finish)
+    with contextlib.closing(surveyed):
+        for (run, folded), last in surveyed:
             records.update(run.records)
             verdicts.update(run.verdicts)
             files.update(run.files)
             if last:
-                break
-            # An older run is folded while the workers still read the newer ones.
-            folding.add(run.commits, run.records, run.judged, run.files)
-    # While the verdicts are written, the last run is folded and the totals are saved (after
-    # a full audit, the cache keeps only the commits the range still holds).
-    fresh = CachedVerdicts(verdicts, first_seen)
-    with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
-        folding.add(run.commits, run.records, run.judged, run.files)
-        state = folding.result()
-        alerts = alerts_at_head(base, records, reach.head, policy)
-        state = replace(
-            state,
-            alerts=_alerts_in_tree(repository, reach.head, policy) if alerts is None else alerts,
-            # Once a published head reaches a commit, a revocation at HEAD no longer concerns
-            # it.
-            unpublished={o: s for o, s in state.unpublished.items() if o not in published},
-            ledger_entries=len(ledger.entries),
-            ledger_digest=ledger_digest(ledger.entries),
-            publications=reach.publications,
-        )
-        assert state.head_signers is not None
-        head_files = files[state.head_signers]
-        net = _net_changes(repository, ledger, base, state, policy)
-        report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
-        if (
-            new
-            or state.unpublished != base.unpublished
-            or state.ledger_digest != base.ledger_digest
-        ):
-            save_state(cache_dir, state, base if reach.reused else None)
-    return report
+                return _Runs(folding, folded, records, verdicts, files)
+            # An older run is added up while the workers still read the newer ones.
+            folding.add(folded)
+    raise AssertionError("the survey ended without its last run")
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from .histories import HistoryBuilder
+from .columns import Entry
+from .histories import AlertHistories, HistoryBuilder
 from .policy import AuditPolicy, alert_id
 from .records import CommitRecord, SignersState
 from .report import Revision, Violation
@@ -42,92 +44,127 @@ def fold(
     `published` holds the commits a published head reaches. The alert files at the new head
     are left for the caller to set, as it can often work them out without asking git.
     """
-    folding = Folding(state, first_seen, published, policy)
-    folding.add(commits, records, verdicts, files)
+    folding = Folding(state)
+    folding.add(fold_run(commits, records, verdicts, first_seen, published, files, policy))
     return folding.result()
 
 
-class Folding:
-    """`fold`, a run of commits at a time (runs given in order, parents first), so that a
-    first audit folds the older commits while the newer ones are still being read."""
+@dataclass(frozen=True)
+class FoldedRun:
+    """What a run of commits adds to the totals, made without them: a first audit folds its
+    runs on every core, and adds them up in order."""
 
-    def __init__(
-        self,
-        state: AuditState,
-        first_seen: Mapping[str, datetime],
-        published: Collection[str],
-        policy: AuditPolicy,
-    ) -> None:
+    commits: tuple[str, ...]  # parents first
+    violations: tuple[Violation, ...]
+    histories: Mapping[str, Entry]  # each alert's revisions in the run, chained from none
+    signed: Counter[SignerKey]
+    unpublished: Mapping[str, SignerKey]
+    revoked: frozenset[str]
+    verified: int
+    unsigned: int
+    head_signers: SignersState | None  # as in the last commit; None for no commits
+
+
+def fold_run(
+    commits: Sequence[str],
+    records: Mapping[str, CommitRecord],
+    verdicts: Mapping[str, Verdict],
+    first_seen: Mapping[str, datetime],
+    published: Collection[str],
+    files: Mapping[SignersState, PolicyFiles],
+    policy: AuditPolicy,
+) -> FoldedRun:
+    """The rules applied to `commits` (a run, parents first), and their revisions.
+
+    Every rule here depends on one commit alone; only the revisions of an alert are chained
+    across commits, and Folding chains a run's onto those before it.
+    """
+    violations: list[Violation] = []
+    histories = HistoryBuilder(AlertHistories())
+    signed: Counter[SignerKey] = Counter()
+    unpublished: dict[str, SignerKey] = {}
+    revoked: set[str] = set()
+    verified_count = unsigned = 0
+    is_alert_path = policy.is_alert_path
+    counted: tuple[PolicyFiles | None, PolicyFiles] | None = None
+    for oid in commits:
+        record, verdict = records[oid], verdicts[oid]
+        signature = signature_violations(record, verdict, first_seen[oid])
+        before = files[record.parent_signers] if record.parent_signers else None
+        after = files[record.signers]
+        violations += signature
+        violations += policy_file_violations(record, before, after, policy)
+        violations += linear_violations(record)
+        violations += append_only_violations(record)
+        violations += silent_edit_violations(record)
+        if counted is None or counted[0] is not before or counted[1] is not after:
+            # Most commits rest on the same files as the one before them.
+            counted = (before, after)
+            revoked |= after.revoked | (before.revoked if before else frozenset())
+        verified = not signature
+        unsigned += not verdict.signed
+        if verified and verdict.fingerprint is not None:
+            signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
+            signed[signer] += 1
+            verified_count += 1
+            if oid not in published:
+                unpublished[oid] = signer
+        for change in record.alert_changes:
+            if change.new_path is None or not is_alert_path(change.new_path):
+                continue
+            kind, note = revision_kind(change)
+            revision = Revision(
+                commit=oid,
+                committed_at=record.committer_date,
+                committer_email=record.committer_email,
+                signer_fingerprint=verdict.fingerprint,
+                verified=verified,
+                kind=kind,
+                note=note,
+                diff=change.diff,
+            )
+            histories.add(alert_id(change.new_path), revision)
+    return FoldedRun(
+        commits=tuple(commits),
+        violations=tuple(violations),
+        histories=histories.result().changes,
+        signed=signed,
+        unpublished=unpublished,
+        revoked=frozenset(revoked),
+        verified=verified_count,
+        unsigned=unsigned,
+        head_signers=records[commits[-1]].signers if commits else None,
+    )
+
+
+class Folding:
+    """`fold`, a run of commits at a time: the runs folded (fold_run) anywhere, then added
+    here in order, so that a first audit folds its older commits while it reads the newer."""
+
+    def __init__(self, state: AuditState) -> None:
         self._state = state
-        self._first_seen = first_seen
-        self._published = published
-        self._policy = policy
         self._commits: list[str] = []
         self._head_signers = state.head_signers
         self._violations: list[Violation] = list(state.violations)
-        self._histories = HistoryBuilder(state.histories)
+        self._histories = state.histories
         self._signed: Counter[SignerKey] = Counter(state.signed)
         self._unpublished = dict(state.unpublished)
         self._revoked = set(state.revoked)
         self._verified, self._unsigned = state.verified, state.unsigned
 
-    def add(
-        self,
-        commits: Sequence[str],
-        records: Mapping[str, CommitRecord],
-        verdicts: Mapping[str, Verdict],
-        files: Mapping[SignersState, PolicyFiles],
-    ) -> None:
-        """Fold in `commits`, the run after those added before."""
-        if not commits:
+    def add(self, run: FoldedRun) -> None:
+        """Add `run`, the run after those added before."""
+        if not run.commits:
             return
-        first_seen, published, policy = self._first_seen, self._published, self._policy
-        violations, histories, signed = self._violations, self._histories, self._signed
-        unpublished, revoked = self._unpublished, self._revoked
-        verified_count, unsigned = self._verified, self._unsigned
-        is_alert_path = policy.is_alert_path
-        counted: tuple[PolicyFiles | None, PolicyFiles] | None = None
-        for oid in commits:
-            record, verdict = records[oid], verdicts[oid]
-            signature = signature_violations(record, verdict, first_seen[oid])
-            before = files[record.parent_signers] if record.parent_signers else None
-            after = files[record.signers]
-            violations += signature
-            violations += policy_file_violations(record, before, after, policy)
-            violations += linear_violations(record)
-            violations += append_only_violations(record)
-            violations += silent_edit_violations(record)
-            if counted is None or counted[0] is not before or counted[1] is not after:
-                # Most commits rest on the same files as the one before them.
-                counted = (before, after)
-                revoked |= after.revoked | (before.revoked if before else frozenset())
-            verified = not signature
-            unsigned += not verdict.signed
-            if verified and verdict.fingerprint is not None:
-                signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
-                signed[signer] += 1
-                verified_count += 1
-                if oid not in published:
-                    unpublished[oid] = signer
-            for change in record.alert_changes:
-                if change.new_path is None or not is_alert_path(change.new_path):
-                    continue
-                kind, note = revision_kind(change)
-                alert = alert_id(change.new_path)
-                revision = Revision(
-                    commit=oid,
-                    committed_at=record.committer_date,
-                    committer_email=record.committer_email,
-                    signer_fingerprint=verdict.fingerprint,
-                    verified=verified,
-                    kind=kind,
-                    note=note,
-                    diff=change.diff,
-                )
-                histories.add(alert, revision)
-        self._verified, self._unsigned = verified_count, unsigned
-        self._commits += commits
-        self._head_signers = records[commits[-1]].signers
+        self._violations += run.violations
+        self._signed.update(run.signed)
+        self._unpublished.update(run.unpublished)
+        self._revoked |= run.revoked
+        self._verified += run.verified
+        self._unsigned += run.unsigned
+        self._commits += run.commits
+        self._head_signers = run.head_signers
+        self._histories = _chained(self._histories, run.histories)
 
     def result(self) -> AuditState:
         """The totals with every run added folded in (`state` itself if none was)."""
@@ -142,7 +179,7 @@ class Folding:
             verified=self._verified,
             unsigned=self._unsigned,
             violations=tuple(self._violations),
-            histories=self._histories.result(),
+            histories=self._histories,
             signed=dict(self._signed),
             unpublished=self._unpublished,
             revoked=frozenset(self._revoked),
@@ -156,6 +193,26 @@ class Folding:
             journal_size=state.journal_size,
             stored=state.stored,
         )
+
+
+def _chained(histories: AlertHistories, run: Mapping[str, Entry]) -> AlertHistories:
+    """`histories` with a run's revisions after each alert's own: an alert new to them takes
+    the run's entry as it is (chained from none); the others' revisions are added again."""
+    if not run:
+        return histories
+    entries = dict(run)  # in the run's order, as a fold of all the runs at once would have it
+    again = [alert for alert in run if alert in histories]
+    if again:
+        builder = HistoryBuilder(histories)
+        for alert in again:
+            for revision in run[alert].pending:
+                builder.add(alert, revision)
+        chained = builder.result()
+        for alert in again:
+            entry = chained.get(alert)
+            assert entry is not None
+            entries[alert] = entry
+    return histories.changed(entries)
 
 
 def alerts_at_head(

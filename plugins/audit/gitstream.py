@@ -359,6 +359,49 @@ class ChangeLog:
         return newest_first[::-1]
 
 
+class TreeListing:
+    """`tree_paths` run in the background while the caller works (a context manager, so
+    that the process and its output file are cleaned up whatever happens)."""
+
+    def __init__(self, repo: Path, commit: str, folder: str) -> None:
+        _check_request(commit)
+        self._repo, self._commit, self._folder = repo, commit, folder
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+
+    def __enter__(self) -> TreeListing:
+        self._output = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            ["git", "-C", str(self._repo), *_ls_tree(self._commit, self._folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=subprocess.DEVNULL,
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        process, self._process = self._process, None
+        stop(process)
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    def result(self) -> list[str]:
+        """Wait for git, then the paths it listed."""
+        if self._process is None or self._output is None:
+            raise RuntimeError("TreeListing is used outside its `with` block")
+        if self._process.wait() != 0:
+            # Asked again in the foreground, whose error says what git said.
+            return tree_paths(self._repo, self._commit, self._folder)
+        self._output.seek(0)
+        return _paths(self._output.read())
+
+
 def parent_map(repo: Path, tips: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Every commit reachable from any of `tips`, mapped to its parents, in one rev-list.
 
@@ -413,9 +456,14 @@ def walk(
 def tree_paths(repo: Path, commit: str, folder: str) -> list[str]:
     """The paths of the files under `folder` in `commit`, recursively (`git ls-tree -r`)."""
     _check_request(commit)
-    output = _run(
-        repo, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder or "."
-    )
+    return _paths(_run(repo, *_ls_tree(commit, folder)))
+
+
+def _ls_tree(commit: str, folder: str) -> list[str]:
+    return ["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", folder or "."]
+
+
+def _paths(output: bytes) -> list[str]:
     return [os.fsdecode(name) for name in output.split(b"\0") if name]
 
 

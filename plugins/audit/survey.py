@@ -12,48 +12,48 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from alerts.parallel import workers_available
 
 from .bulk import collector_paused
-from .gitstream import ChangeLog, CommitChanges, read_objects
-from .history import HistoryReader, ObjectFormat, Repository
+from .gitstream import CatFile, ChangeLog, CommitChanges, read_objects
+from .history import HistoryReader, Repository
 from .judging import check_signatures
+from .policy import AuditPolicy
 from .signing import SignatureCheck, check_signature
-from .sshkeys import PublicKey
 from .sshsig import load_cryptography
 
 # Below this many commits, forking workers costs more than it saves.
 PARALLEL_AT: Final = 512
-# The first run's size against an even split: it is read, then folded, here meanwhile.
-FIRST_RUN_WEIGHT: Final = 0.9
+# The first run's size against an even split: it is read here, where the runs are then added
+# up and the totals saved, and its trees (the oldest) are the smallest to diff.
+FIRST_RUN_WEIGHT: Final = 1.0
 
 R = TypeVar("R")
+T = TypeVar("T")
 
-# A SignatureCheck as a worker sends it back, with the key as its wire blob.
-_Row = tuple[int, str | None, bytes | None, str | None, bool]
-# What a worker finds of one run: the changes of its commits and their signature checks.
-_Found = tuple[list[CommitChanges], list[tuple[str, _Row]]]
-# What the survey hands out of one run: the changes, the signature checks, and whether it is
-# the last run.
-Run = tuple[list[CommitChanges], dict[str, SignatureCheck], bool]
+# What is made of each run, in the process that read it, from a reader of that process, the
+# run's changes and its signature checks.
+Finish = Callable[[HistoryReader, list[CommitChanges], dict[str, SignatureCheck]], T]
 
 
 def survey(
     reader: HistoryReader,
     repository: Repository,
+    policy: AuditPolicy,
     commits: Sequence[str],
     unchecked: Collection[str],
-) -> Generator[Run, None, None]:
-    """The changes of `commits` and the signature checks of those of them that are
-    `unchecked` (whose verdict is not cached), a run of commits at a time, in order.
+    finish: Finish[T],
+) -> Generator[tuple[T, bool], None, None]:
+    """What `finish` makes of each run of `commits`, in order, and whether it is the last.
 
-    A generator: close it or read it to the end. There is always at least one run. With many
-    commits, the first (oldest) run is read here while forked workers read the others, and
-    each is handed out as soon as it is complete: the caller folds the older commits while
-    the newer ones are still being read.
+    `finish` is given each run's changes and the signature checks of those of its commits
+    that are `unchecked` (whose verdict is not cached). A generator: close it or read it to
+    the end. There is always at least one run. With many commits, the first (oldest) run is
+    read and finished here while forked workers read and finish the others, each handed out
+    as soon as it is complete: the caller adds up the older commits while the newer ones are
+    still being read.
     """
     workers = workers_available()
     can_fork = "fork" in multiprocessing.get_all_start_methods()
@@ -62,20 +62,20 @@ def survey(
             # While git diffs the trees in the background, verify the signatures: the
             # cryptography does not depend on who may sign, so it need not wait for the diff.
             found = check_signatures(reader, repository, [o for o in commits if o in unchecked])
-            yield log.result(), found, True
+            changes = log.result()
+        yield finish(reader, changes, found), True
         return
     if unchecked:
         load_cryptography()
-    work = partial(_survey_run, repository.top, repository.object_format, unchecked)
-    keys: dict[bytes, PublicKey] = {}
+    work = partial(_survey_run, repository, policy, unchecked, finish)
     runs = split_runs(commits, workers)
-    for index, (run_changes, rows) in enumerate(forked_but_first(work, runs)):
-        yield run_changes, {oid: _check(row, keys) for oid, row in rows}, index == len(runs) - 1
+    for index, answer in enumerate(forked_but_first(work, runs)):
+        yield answer, index == len(runs) - 1
 
 
 def split_runs(commits: Sequence[str], workers: int) -> list[Sequence[str]]:
-    """`commits` cut into one run per worker, the first (read and then folded here) shorter
-    by FIRST_RUN_WEIGHT, so that its folding ends about when the other runs have been read."""
+    """`commits` cut into one run per worker, the first (read here) weighed by FIRST_RUN_WEIGHT
+    against the others, so that every process ends about when the others do."""
     first = max(1, round(len(commits) * FIRST_RUN_WEIGHT / workers))
     size = -(-(len(commits) - first) // (workers - 1))
     return [commits[:first]] + [
@@ -121,23 +121,19 @@ def _run_at(index: int) -> Any:
 
 
 def _survey_run(
-    top: Path, object_format: ObjectFormat, unchecked: Collection[str], run: Sequence[str]
-) -> _Found:
-    """In a worker: one run of commits, its `git log` working while signatures are checked."""
-    with ChangeLog(top, run) as log, collector_paused():
-        rows = []
-        for oid, _, content in read_objects(top, [oid for oid in run if oid in unchecked]):
-            check = check_signature(content, object_format)
-            blob = None if check.key is None else check.key.blob
-            rows.append((oid, (check.blocks, check.problem, blob, check.namespace, check.valid)))
-        return log.result(), rows
-
-
-def _check(row: _Row, keys: dict[bytes, PublicKey]) -> SignatureCheck:
-    blocks, problem, blob, namespace, valid = row
-    key = None
-    if blob is not None:
-        key = keys.get(blob)
-        if key is None:
-            key = keys[blob] = PublicKey.from_blob(blob)
-    return SignatureCheck(blocks, problem, key, namespace, valid)
+    repository: Repository,
+    policy: AuditPolicy,
+    unchecked: Collection[str],
+    finish: Finish[T],
+    run: Sequence[str],
+) -> T:
+    """One run of commits, its `git log` working while signatures are checked, finished
+    with a `git cat-file` of this process's own."""
+    top = repository.top
+    with ChangeLog(top, run) as log, collector_paused(), CatFile(top, checked=True) as objects:
+        checks = {
+            oid: check_signature(content, repository.object_format)
+            for oid, _, content in read_objects(top, [oid for oid in run if oid in unchecked])
+        }
+        changes = log.result()
+        return finish(HistoryReader(repository, policy, objects), changes, checks)

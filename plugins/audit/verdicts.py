@@ -241,16 +241,19 @@ def _write_shard(folder: Path, shard: str, entries: Mapping[str, _Entry]) -> Non
         path.unlink(missing_ok=True)
         return
     # Most commits share their verdict with many others: each distinct one is written once,
-    # and read back as one object, and commits refer to it by its place in the list.
+    # and read back as one object, and commits refer to it by its place in the list. They
+    # share their first-seen time too (a first audit's clock): each is spelled once.
     verdicts: dict[Verdict, int] = {}
-    commits = {
-        oid: [
-            digest,
-            None if verdict is None else verdicts.setdefault(verdict, len(verdicts)),
-            None if when is None else utc_text(when),
-        ]
-        for oid, (digest, verdict, when) in entries.items()
-    }
+    times: dict[datetime, str] = {}
+    commits = {}
+    for oid, (digest, verdict, when) in entries.items():
+        index = None if verdict is None else verdicts.setdefault(verdict, len(verdicts))
+        text = None
+        if when is not None:
+            text = times.get(when)
+            if text is None:
+                text = times[when] = utc_text(when)
+        commits[oid] = [digest, index, text]
     data = {
         "version": FORMAT_VERSION,
         "verdicts": [_verdict_json(verdict) for verdict in verdicts],

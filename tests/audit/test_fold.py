@@ -1,4 +1,4 @@
-"""A first audit works out the alert files at HEAD from its records, as git lists them."""
+"""The alert files at HEAD an audit keeps are those git lists, however it found them."""
 
 from __future__ import annotations
 
@@ -32,10 +32,9 @@ def cached_alerts(cache: Path) -> frozenset[str]:
     return state.alerts
 
 
-@pytest.fixture
-def moved_about(newsroom: SignedRepo, alice: Key, bob: Key) -> SignedRepo:
+def move_about(repo: SignedRepo, alice: Key, bob: Key) -> None:
     """Alerts added, deleted, renamed, moved in from elsewhere and out, and merged in."""
-    repo, by = newsroom, email_of(bob)
+    by = email_of(bob)
     repo.commit({alert_path(name): alert_text(name) for name in "abcd"}, "Four", bob, by)
     repo.commit({alert_path("a"): None}, "Delete a", bob, by)
     repo.git("mv", alert_path("b"), alert_path("b2"))
@@ -49,28 +48,43 @@ def moved_about(newsroom: SignedRepo, alice: Key, bob: Key) -> SignedRepo:
     repo.commit({alert_path("side"): alert_text("side")}, "On the side", bob, by)
     repo.git("checkout", "-q", "-")
     repo.merge("side", alice, email_of(alice))
-    return repo
 
 
-def test_a_first_audit_knows_the_alerts_at_head_without_asking_git(
-    moved_about: SignedRepo,
+MOVED = {alert_path(name) for name in ("d", "b2", "e", "side")}
+
+
+def test_a_first_audit_has_the_alerts_at_head_that_git_lists(
+    newsroom: SignedRepo, policy: AuditPolicy, alice: Key, bob: Key, tmp_path: Path
+) -> None:
+    move_about(newsroom, alice, bob)
+    audit_repository(newsroom.path, policy, NOW, Ledger(), tmp_path)
+    assert cached_alerts(tmp_path) == alerts_at_head(newsroom, policy) == MOVED
+
+
+def test_a_later_audit_works_them_out_from_the_new_commits(
+    newsroom: SignedRepo,
     policy: AuditPolicy,
+    alice: Key,
+    bob: Key,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    audit_repository(newsroom.path, policy, NOW, Ledger(), tmp_path)
+    move_about(newsroom, alice, bob)
+
     def no_git(*arguments: object) -> frozenset[str]:
         raise AssertionError("the alerts at HEAD were asked of git")
 
     monkeypatch.setattr(audit_module, "_alerts_in_tree", no_git)
-    audit_repository(moved_about.path, policy, NOW, Ledger(), tmp_path)
-    expected = alerts_at_head(moved_about, policy)
-    assert cached_alerts(tmp_path) == expected
-    assert expected == {alert_path(name) for name in ("d", "b2", "e", "side")}
+    monkeypatch.setattr(audit_module, "TreeListing", no_git)
+    audit_repository(newsroom.path, policy, NOW, Ledger(), tmp_path)
+    assert cached_alerts(tmp_path) == alerts_at_head(newsroom, policy) == MOVED
 
 
-def test_an_audit_from_a_later_commit_asks_git(
-    moved_about: SignedRepo, policy: AuditPolicy, tmp_path: Path
+def test_an_audit_from_a_later_commit_has_them_too(
+    newsroom: SignedRepo, policy: AuditPolicy, alice: Key, bob: Key, tmp_path: Path
 ) -> None:
+    move_about(newsroom, alice, bob)
     since = replace(policy, since="HEAD~3")
-    audit_repository(moved_about.path, since, NOW, Ledger(), tmp_path)
-    assert cached_alerts(tmp_path) == alerts_at_head(moved_about, policy)
+    audit_repository(newsroom.path, since, NOW, Ledger(), tmp_path)
+    assert cached_alerts(tmp_path) == MOVED
