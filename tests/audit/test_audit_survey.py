@@ -18,6 +18,7 @@ from audit.errors import RepositoryError
 from audit.gitstream import read_objects
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
+from tests.audit.conftest import persisted
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -103,3 +104,29 @@ def test_objects_are_read_in_one_go(mixed: SignedRepo) -> None:
     assert found[0][2] == mixed.raw_commit(head)
     with pytest.raises(RepositoryError, match="is not in the repository"):
         list(read_objects(mixed.path, [head, "0" * 40]))
+
+
+def test_an_alert_revised_in_several_runs_keeps_one_chained_history(
+    newsroom: SignedRepo,
+    policy: AuditPolicy,
+    alice: Key,
+    bob: Key,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by = email_of(bob)
+    fixes: list[tuple[str, str]] = []
+    for number in range(6):
+        newsroom.commit({alert_path(f"other-{number}"): alert_text("Other")}, "Add", bob, by)
+        if number % 2:
+            fixes.append((f"2024-05-0{number + 1}T10:00:00+01:00", f"Fix {number}"))
+        text = alert_text("Bridge", corrections=fixes)
+        newsroom.commit({alert_path("bridge"): text}, "Bridge", alice, email_of(alice))
+    alone = audit_repository(newsroom.path, policy, NOW, Ledger(), tmp_path / "alone")
+
+    monkeypatch.setattr(survey, "PARALLEL_AT", 2)
+    monkeypatch.setattr(survey, "workers_available", lambda: 3)
+    shared = audit_repository(newsroom.path, policy, NOW, Ledger(), tmp_path / "shared")
+    assert shared == alone
+    assert len(shared.revisions["2024-05-01-bridge"]) == 4  # added, then three fixes
+    assert persisted(newsroom, tmp_path / "shared") == persisted(newsroom, tmp_path / "alone")
