@@ -59,15 +59,19 @@ def audit_build(
     now: Any,
     state_dir: Path,
     accept_rewrite_reason: str | None,
+    committed: bool = False,
 ) -> BuildAudit:
     """Audit the history behind `content`. In production any violation, an unreadable
-    history or uncommitted content raises; in development they become reasons shown."""
+    history or uncommitted content raises; in development they become reasons shown.
+    `committed`: the caller found `content` to be exactly a tree of HEAD (git status found
+    nothing there), so it is not asked again."""
     policy = policy_of(settings)
     ledger_path = state_dir / LEDGER_FILE
     ledger = Ledger.load(ledger_path)
     cache = None if settings.no_cache else state_dir / "cache" / "audit"
-    # git status stats every file: it runs while the history is audited.
-    with Uncommitted(content) as status:
+    # git status stats every file (0.3 s at 100,000 alerts): it runs while the history is
+    # audited, unless the build's stamp asked it already.
+    with Uncommitted(None if committed else content) as status:
         try:
             if accept_rewrite_reason is not None:
                 ledger = accept_rewrite(content, policy, ledger, accept_rewrite_reason, now)
@@ -104,11 +108,13 @@ class Uncommitted:
     """The paths under `content` that differ from HEAD (modified, added or untracked), asked
     of `git status` in the background; use it as a context manager."""
 
-    def __init__(self, content: Path) -> None:
-        self._content = content
+    def __init__(self, content: Path | None) -> None:
+        self._content = content  # None: known to hold nothing uncommitted
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Uncommitted:
+        if self._content is None:
+            return self
         try:
             self._process = subprocess.Popen(
                 ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", "."],

@@ -10,6 +10,7 @@ from itertools import repeat
 from operator import getitem, itemgetter
 from typing import Any, Final
 
+from alerts.gitcontent import GitContent
 from alerts.index import ID, SHA
 from alerts.pages import Page, PagePlan
 
@@ -36,6 +37,8 @@ def audit_content(generator: Any) -> None:
         generator.now,
         generator.state_dir,
         settings.accept_rewrite,
+        # The build's stamp found content/ to be a tree of HEAD (git status: nothing else).
+        committed=isinstance(generator.settings.get("CASCADE_CONTENT_STAMPS"), GitContent),
     )
     generator.audit = audit
     provenance = verified_provenance(audit)

@@ -14,7 +14,7 @@ import pytest
 import publish
 from alerts.output import AlertPages
 from audit.audit import audit_repository
-from audit.build import VerifiedProvenance
+from audit.build import Uncommitted, VerifiedProvenance
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
 from tests.audit.test_audit_publishing import REGISTRY, settings_file
@@ -163,3 +163,23 @@ def test_provenance_looked_up_alert_by_alert_equals_the_whole(
     ids = [f"2024-05-01-{slug}" for slug in "abcde"]
     assert {i: looked_up[i] for i in ids if i in looked_up} == whole
     assert whole["2024-05-01-a"].signer_fingerprint == dave.fingerprint
+
+
+def test_committed_content_is_not_asked_of_git_status_twice(
+    newsroom: SignedRepo, alice: Key, bob: Key, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build's stamp found content/ to be a tree of HEAD: the audit takes its word (an
+    uncommitted file is still refused: test_uncommitted_content_refuses_to_publish)."""
+    asked: list[Path | None] = []
+    enter = Uncommitted.__enter__
+
+    def spied(self: Uncommitted) -> Uncommitted:
+        asked.append(self._content)
+        return enter(self)
+
+    monkeypatch.setattr(Uncommitted, "__enter__", spied)
+    files = {**REGISTRY, alert_path("bridge"): alert("Bridge", "2024-05-01T08:00:00+01:00")}
+    newsroom.commit(files, "x", bob, email_of(bob), "2024-05-01T09:00:00Z")
+    conf = settings_file(tmp_path, alice)
+    assert build(newsroom, conf, tmp_path / "site", NOW) == 0
+    assert asked == [None]
