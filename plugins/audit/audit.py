@@ -31,7 +31,7 @@ from .report import AuditReport
 from .signing import PolicyFiles, SignatureCheck
 from .state import AuditState, load_state, save_state
 from .survey import survey
-from .verdicts import CachedVerdicts, Verdict, saving_verdicts
+from .verdicts import CachedVerdicts, Verdict, verdict_writer
 
 
 def audit_repository(
@@ -81,38 +81,38 @@ def _audit(
             listing = TreeListing(repository.top, reach.head, policy.alerts_dir)
             stack.enter_context(listing)
         first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
+        # Once judged, the verdicts are written while the last run is added and the totals
+        # are saved (after a full audit, the cache keeps only the commits the range holds).
+        save = stack.enter_context(verdict_writer(cache_dir if new else None, reach.keep, len(new)))
         runs = _read_runs(reader, repository, reach, first_seen, policy, keep=listing is None)
-        # While the verdicts are written, the last run is added and the totals are saved
-        # (after a full audit, the cache keeps only the commits the range still holds).
-        fresh = CachedVerdicts(runs.verdicts, first_seen)
-        with saving_verdicts(cache_dir if new else None, fresh, reach.keep):
-            runs.folding.add(runs.last)
-            if listing is not None:
-                alerts = frozenset(filter(policy.is_alert_path, listing.result()))
-            else:
-                found = alerts_at_head(base, runs.records, reach.head, policy)
-                alerts = _alerts_in_tree(repository, reach.head, policy) if found is None else found
-            state = runs.folding.result()
-            state = replace(
-                state,
-                alerts=alerts,
-                # Once a published head reaches a commit, a revocation at HEAD no longer
-                # concerns it.
-                unpublished={o: s for o, s in state.unpublished.items() if o not in published},
-                ledger_entries=len(ledger.entries),
-                ledger_digest=ledger_digest(ledger.entries),
-                publications=reach.publications,
-            )
-            assert state.head_signers is not None
-            head_files = runs.files[state.head_signers]
-            net = _net_changes(repository, ledger, base, state, policy)
-            report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
-            if (
-                new
-                or state.unpublished != base.unpublished
-                or state.ledger_digest != base.ledger_digest
-            ):
-                save_state(cache_dir, state, base if reach.reused else None)
+        save(CachedVerdicts(runs.verdicts, first_seen))
+        runs.folding.add(runs.last)
+        if listing is not None:
+            alerts = frozenset(filter(policy.is_alert_path, listing.result()))
+        else:
+            found = alerts_at_head(base, runs.records, reach.head, policy)
+            alerts = _alerts_in_tree(repository, reach.head, policy) if found is None else found
+        state = runs.folding.result()
+        state = replace(
+            state,
+            alerts=alerts,
+            # Once a published head reaches a commit, a revocation at HEAD no longer
+            # concerns it.
+            unpublished={o: s for o, s in state.unpublished.items() if o not in published},
+            ledger_entries=len(ledger.entries),
+            ledger_digest=ledger_digest(ledger.entries),
+            publications=reach.publications,
+        )
+        assert state.head_signers is not None
+        head_files = runs.files[state.head_signers]
+        net = _net_changes(repository, ledger, base, state, policy)
+        report = conclude(state, since, ledger, reach.reachable, head_files, net, policy)
+        if (
+            new
+            or state.unpublished != base.unpublished
+            or state.ledger_digest != base.ledger_digest
+        ):
+            save_state(cache_dir, state, base if reach.reused else None)
     return report
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import multiprocessing
+import os
 import sys
-from collections.abc import Collection, Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
@@ -23,6 +28,7 @@ _WRITERS: Final = 8
 # From this many verdicts on, a forked process writes them (a fork costs a few milliseconds).
 FORK_AT: Final = 512
 _LEGACY_GLOB: Final = "[0-9a-f].json"
+_ALL_SHARDS: Final = tuple(f"{number:02x}" for number in range(256))
 
 # A signer line's valid-after and valid-before (None: unbounded).
 Window: TypeAlias = tuple[datetime | None, datetime | None]
@@ -110,11 +116,23 @@ def save_verdicts(
     """
     if cache_dir is None:
         return
+    with cache_lock(cache_dir):
+        _save_locked(cache_dir, fresh, keep, {})
+
+
+# Temporary files made ahead, by shard: an open handle and the path.
+_MadeAhead: TypeAlias = dict[str, tuple[int, str]]
+
+
+def _save_locked(
+    cache_dir: Path, fresh: CachedVerdicts, keep: Collection[str] | None, ahead: _MadeAhead
+) -> None:
+    """`save_verdicts`, the cache's lock held; a shard's file in `ahead` is written into."""
     folder = cache_dir / CACHE_FOLDER
+    _migrate_locked(folder)
     by_shard: dict[str, list[str]] = {}
     for oid in {**fresh.verdicts, **fresh.first_seen}:
         by_shard.setdefault(_shard(oid), []).append(oid)
-    _migrate(cache_dir)
 
     def update(shard: str) -> None:
         entries = _read_shard(folder, shard)
@@ -122,54 +140,88 @@ def save_verdicts(
             entries[oid] = _merged(entries.get(oid), oid, fresh)
         if keep is not None:
             entries = {oid: entry for oid, entry in entries.items() if oid in keep}
-        _write_shard(folder, shard, entries)
+        _write_shard(folder, shard, entries, ahead.pop(shard, None))
 
-    with cache_lock(cache_dir):
-        if keep is not None:
-            by_shard.update({p.stem: by_shard.get(p.stem, []) for p in folder.glob(SHARD_GLOB)})
-        if len(by_shard) <= _WRITERS:
-            for shard in sorted(by_shard):
-                update(shard)
-        else:
-            # A first audit writes every shard: their flushes to disk wait side by side.
-            with ThreadPoolExecutor(_WRITERS) as pool:
-                list(pool.map(update, sorted(by_shard)))
+    if keep is not None:
+        by_shard.update({p.stem: by_shard.get(p.stem, []) for p in folder.glob(SHARD_GLOB)})
+    if len(by_shard) <= _WRITERS:
+        for shard in sorted(by_shard):
+            update(shard)
+    else:
+        # A first audit writes every shard: their flushes to disk wait side by side.
+        with ThreadPoolExecutor(_WRITERS) as pool:
+            list(pool.map(update, sorted(by_shard)))
 
 
 @contextlib.contextmanager
-def saving_verdicts(
-    cache_dir: Path | None, fresh: CachedVerdicts, keep: Collection[str] | None = None
-) -> Iterator[None]:
-    """`save_verdicts` while the block runs: in a forked process when there are many
-    verdicts (a first audit writes every shard), so that the writing takes another core.
+def verdict_writer(
+    cache_dir: Path | None, keep: Collection[str] | None, expected: int
+) -> Iterator[Callable[[CachedVerdicts], None]]:
+    """A `save` to call once with an audit's verdicts, which saves them by the time the
+    block ends (`keep` as for save_verdicts).
 
-    The verdicts are saved when the block ends, whatever happens in it. Should the forked
-    process fail, they are saved again here, which raises the error it met, if any.
+    With `expected` many commits to judge (a first audit, which writes every shard), a
+    process forked as the block starts gets ready meanwhile: it takes the cache's lock and
+    makes the temporary file of every shard, which on some file systems is the slow part of
+    writing them; `save` then hands it the verdicts, and it writes them on another core.
+    Should it fail, they are saved again here, which raises the error it met, if any.
     """
-    if cache_dir is None or len(fresh.verdicts) < FORK_AT or "fork" not in _start_methods():
-        try:
-            yield
-        finally:
-            save_verdicts(cache_dir, fresh, keep)
+    if cache_dir is None or expected < FORK_AT or "fork" not in _start_methods():
+        yield partial(save_verdicts, cache_dir, keep=keep)
         return
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
     writer = multiprocessing.get_context("fork").Process(
-        target=_save_or_exit, args=(cache_dir, fresh, keep), daemon=True
+        target=_write_when_given, args=(receive, send, cache_dir, keep), daemon=True
     )
     writer.start()
+    receive.close()
+    given: list[CachedVerdicts] = []
+
+    def save(fresh: CachedVerdicts) -> None:
+        given.append(fresh)
+        # A writer that has failed already is seen when the block ends.
+        with contextlib.suppress(OSError):
+            send.send(fresh)
+
     try:
-        yield
+        yield save
     finally:
+        send.close()  # a writer still waiting learns that no verdicts will come
         writer.join()
-        if writer.exitcode != 0:
-            save_verdicts(cache_dir, fresh, keep)
+        if given and writer.exitcode != 0:
+            save_verdicts(cache_dir, given[0], keep)
 
 
-def _save_or_exit(cache_dir: Path, fresh: CachedVerdicts, keep: Collection[str] | None) -> None:
+def _write_when_given(
+    receive: Connection, send: Connection, cache_dir: Path, keep: Collection[str] | None
+) -> None:
     # In the forked writer: an error is told by the exit code, and met again by the parent.
+    # Its copy of the sending end is closed, so that the parent's closing it ends `recv`.
+    send.close()
     try:
-        save_verdicts(cache_dir, fresh, keep)
+        with cache_lock(cache_dir), _made_ahead(cache_dir / CACHE_FOLDER) as ahead:
+            try:
+                fresh = receive.recv()
+            except EOFError:
+                return  # the audit ended before its verdicts were known
+            _save_locked(cache_dir, fresh, keep, ahead)
     except BaseException:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _made_ahead(folder: Path) -> Iterator[_MadeAhead]:
+    """A temporary file for every shard there can be; those left unused are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ahead: _MadeAhead = {}
+    try:
+        for shard in _ALL_SHARDS:
+            ahead[shard] = tempfile.mkstemp(dir=folder, prefix=f".{shard}.json.", suffix=".tmp")
+        yield ahead
+    finally:
+        for handle, temporary in ahead.values():
+            os.close(handle)
+            Path(temporary).unlink(missing_ok=True)
 
 
 def _start_methods() -> list[str]:
@@ -197,13 +249,17 @@ def _migrate(cache_dir: Path) -> None:
     if not any(folder.glob(_LEGACY_GLOB)):
         return
     with cache_lock(cache_dir):
-        for legacy in sorted(folder.glob(_LEGACY_GLOB)):
-            by_shard: dict[str, dict[str, _Entry]] = {}
-            for oid, entry in _read_shard(folder, legacy.stem).items():
-                by_shard.setdefault(_shard(oid), {})[oid] = entry
-            for shard, entries in by_shard.items():
-                _write_shard(folder, shard, {**_read_shard(folder, shard), **entries})
-            legacy.unlink()
+        _migrate_locked(folder)
+
+
+def _migrate_locked(folder: Path) -> None:
+    for legacy in sorted(folder.glob(_LEGACY_GLOB)):
+        by_shard: dict[str, dict[str, _Entry]] = {}
+        for oid, entry in _read_shard(folder, legacy.stem).items():
+            by_shard.setdefault(_shard(oid), {})[oid] = entry
+        for shard, entries in by_shard.items():
+            _write_shard(folder, shard, {**_read_shard(folder, shard), **entries})
+        legacy.unlink()
 
 
 _Entry: TypeAlias = tuple[str, Verdict | None, datetime | None]
@@ -235,9 +291,18 @@ def _read_shard(folder: Path, shard: str) -> dict[str, _Entry]:
         raise AuditError(f"{path}: malformed verdict cache ({error!r})") from None
 
 
-def _write_shard(folder: Path, shard: str, entries: Mapping[str, _Entry]) -> None:
+def _write_shard(
+    folder: Path,
+    shard: str,
+    entries: Mapping[str, _Entry],
+    ahead: tuple[int, str] | None = None,
+) -> None:
+    """Write a shard, into the temporary file made `ahead` for it if there is one."""
     path = folder / f"{shard}.json"
     if not entries:
+        if ahead is not None:
+            os.close(ahead[0])
+            Path(ahead[1]).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         return
     # Most commits share their verdict with many others: each distinct one is written once,
@@ -259,7 +324,21 @@ def _write_shard(folder: Path, shard: str, entries: Mapping[str, _Entry]) -> Non
         "verdicts": [_verdict_json(verdict) for verdict in verdicts],
         "commits": commits,
     }
-    write_json(path, data, indent=None)
+    if ahead is None:
+        write_json(path, data, indent=None)
+        return
+    handle, temporary = ahead
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            # What write_json writes, flushed to disk before it replaces the shard.
+            text = json.dumps(data, indent=None, sort_keys=True, ensure_ascii=False)
+            stream.write((text + "\n").encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _verdict_json(verdict: Verdict) -> list[Any]:

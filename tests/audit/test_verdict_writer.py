@@ -1,4 +1,5 @@
-"""Verdicts written while the audit folds its totals: by a forked writer when there are many."""
+"""Verdicts written while the audit adds up its totals: by a writer forked ahead when there
+are many."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from audit import verdicts
 from audit.errors import AuditError
-from audit.verdicts import FORK_AT, CachedVerdicts, Verdict, load_verdicts, saving_verdicts
+from audit.verdicts import FORK_AT, CachedVerdicts, Verdict, load_verdicts, verdict_writer
 
 GOOD = Verdict(None, "", True, "SHA256:abc", "ssh-ed25519", "a@police.example")
 SEEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -40,21 +41,34 @@ def test_many_verdicts_are_written_by_another_process(
 ) -> None:
     notes = writers(tmp_path, monkeypatch)
     many = fresh(FORK_AT)
-    with saving_verdicts(tmp_path / "cache", many):
-        pass
-    assert notes.read_text().split() != [str(os.getpid())]
+    with verdict_writer(tmp_path / "cache", None, FORK_AT) as save:
+        save(many)
+    assert not notes.exists()  # the writer did not need save_verdicts' retry
     assert load_verdicts(tmp_path / "cache") == many
+    assert sorted(path.name for path in (tmp_path / "cache" / "verdicts").iterdir()) == sorted(
+        f"{shard}.json" for shard in {oid[:2] for oid in many.verdicts}
+    )  # no temporary file is left behind
 
 
-def test_a_few_verdicts_are_written_here_after_the_block(
+def test_a_few_verdicts_are_written_here_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notes = writers(tmp_path, monkeypatch)
     few = fresh(3)
-    with saving_verdicts(tmp_path / "cache", few):
-        assert not notes.exists()
-    assert notes.read_text().split() == [str(os.getpid())]
-    assert load_verdicts(tmp_path / "cache") == few
+    with verdict_writer(tmp_path / "cache", None, 3) as save:
+        save(few)
+        assert notes.read_text().split() == [str(os.getpid())]
+        assert load_verdicts(tmp_path / "cache") == few
+
+
+def test_a_full_audit_keeps_only_what_it_says(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with verdict_writer(cache, None, FORK_AT) as save:
+        save(fresh(FORK_AT))
+    kept = fresh(FORK_AT // 2)
+    with verdict_writer(cache, set(kept.verdicts), FORK_AT) as save:
+        save(kept)
+    assert load_verdicts(cache) == kept
 
 
 def test_the_writers_error_is_raised_here(tmp_path: Path) -> None:
@@ -63,13 +77,30 @@ def test_the_writers_error_is_raised_here(tmp_path: Path) -> None:
     (cache / verdicts.CACHE_FOLDER / "00.json").write_text('{"version": 99}')
     with (
         pytest.raises(AuditError, match="malformed verdict cache"),
-        saving_verdicts(cache, fresh(FORK_AT)),
+        verdict_writer(cache, None, FORK_AT) as save,
     ):
-        pass
+        save(fresh(FORK_AT))
 
 
-def test_the_verdicts_are_saved_even_if_the_block_fails(tmp_path: Path) -> None:
+def test_the_verdicts_are_saved_even_if_the_block_fails_after(tmp_path: Path) -> None:
     many = fresh(FORK_AT)
-    with pytest.raises(ZeroDivisionError), saving_verdicts(tmp_path / "cache", many):
+    with (
+        pytest.raises(ZeroDivisionError),
+        verdict_writer(tmp_path / "cache", None, FORK_AT) as save,
+    ):
+        save(many)
         _ = 1 / 0
     assert load_verdicts(tmp_path / "cache") == many
+
+
+def test_a_block_that_fails_before_its_verdicts_leaves_the_cache_as_it_was(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    with pytest.raises(ZeroDivisionError), verdict_writer(cache, None, FORK_AT):
+        _ = 1 / 0
+    assert load_verdicts(cache) == CachedVerdicts({}, {})
+    assert not list((cache / verdicts.CACHE_FOLDER).iterdir())
+    # The writer let go of the cache's lock.
+    with verdict_writer(cache, None, 3) as save:
+        save(fresh(3))
