@@ -184,3 +184,26 @@ def test_the_collector_is_paused_only_for_the_block() -> None:
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+def test_the_histories_a_build_showed_are_named_and_what_changed_since_found(
+    edited: SignedRepo, policy: AuditPolicy, bob: Key, tmp_path: Path
+) -> None:
+    """A build names the histories it showed (`mark`); a later build finds the alerts whose
+    revisions changed since without looking at the others, or says it cannot tell."""
+    cache = tmp_path / "cache"
+    audit_repository(edited.path, policy, NOW, Ledger(), cache)
+    shown = audit_repository(edited.path, policy, NOW, Ledger(), cache).revisions.histories
+    mark = shown.mark()
+    assert mark and shown.changed_since(mark) == set()
+    new = alert_path("new-one")
+    edited.commit({new: alert_text("New")}, "x", bob, email_of(bob), "2024-05-03T09:00:00Z")
+    now = audit_repository(edited.path, policy, NOW, Ledger(), cache).revisions.histories
+    assert now.changed_since(mark) == {"2024-05-01-new-one"}  # not saved yet: pending
+    later = audit_repository(edited.path, policy, NOW, Ledger(), cache).revisions.histories
+    assert later.changed_since(mark) == {"2024-05-01-new-one"}  # in the journal past it
+    assert later.changed_since(later.mark()) == set()
+    token, _, size = mark.partition(":")
+    assert later.changed_since(f"other:{size}") is None  # other columns
+    assert later.changed_since(f"{token}:{later.size + 1}") is None  # a journal cut back
+    assert AlertHistories().mark() == "" and AlertHistories().changed_since(mark) is None
