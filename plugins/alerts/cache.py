@@ -40,6 +40,7 @@ from .model import Alert, Attachment, CachedAlert, Correction, Level, Status
 from .parallel import map_forked
 from .registry import Registry
 from .validate import ParsedAlert, parse_alert_file
+from .wal import use_wal
 
 _FORMAT = 8
 # A file changed this close to the build's start may change again within the same tick of
@@ -397,7 +398,7 @@ class BodyStore:
     def _open(self) -> sqlite3.Connection:
         assert self.path is not None
         db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
+        use_wal(db)
         with db:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             made = dict(db.execute("SELECT key, value FROM meta").fetchall())

@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .wal import use_wal
+
 # Bumped when the table's shape changes: an older store is dropped, not migrated (it is
 # only a cache).
 _SCHEMA_VERSION = 3
@@ -191,7 +193,7 @@ class FragmentStore:
 
 def _open(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30)
-    db.execute("PRAGMA journal_mode=WAL")
+    use_wal(db)
     (version,) = db.execute("PRAGMA user_version").fetchone()
     if version != _SCHEMA_VERSION:
         with db:

@@ -36,6 +36,7 @@ from pathlib import Path
 from .errors import BuildError
 from .journal import Journal, append
 from .parallel import map_forked
+from .wal import use_wal
 
 _MANIFEST_FORMAT = 3
 # Where the per-alert pages are: their entries are kept apart (see AlertPages).
@@ -480,7 +481,7 @@ class AlertPages:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level="DEFERRED")
-        db.execute("PRAGMA journal_mode = WAL")
+        use_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS pages (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
         db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 import alerts.journal
-from alerts.cache import AlertCache
+from alerts.cache import AlertCache, BodyStore
 from alerts.errors import ContentError, Problem
 from alerts.loader import LoadedContent, load_content
 from alerts.registry import load_registry
 from alerts.validate import ParsedAlert
+from alerts.wal import WAL_LIMIT_BYTES
 
 MakeAlert = Callable[..., bytes]
 NOW = datetime(2017, 4, 25, 12, 0, tzinfo=UTC)
@@ -346,3 +347,16 @@ def test_item_lines_from_slim_records_are_those_of_the_alerts(
     for now in (NOW, datetime(2017, 4, 22, 12, 0, tzinfo=UTC), datetime(2017, 4, 30, tzinfo=UTC)):
         keys = ItemKeys(now, 7)
         assert keys.slim_lines(slims) == [keys.line(a) for a in second.collection.alerts]
+
+
+def test_the_store_log_is_cut_back_after_a_cold_build(tmp_path: Path) -> None:
+    """A cold build writes every body at once; the write-ahead log must not stay that size
+    (every later build would pay for it)."""
+    path = tmp_path / "alerts.sqlite"
+    store = BodyStore(path, "code")
+    body = "x" * 4096
+    store.add({f"{n:064x}": (body, b"fields") for n in range(6000)})  # ~25 MB in one go
+    store.add({"f" * 64: (body, b"fields")})  # the next write starts the log again
+    wal = path.with_name(path.name + "-wal")
+    assert wal.stat().st_size <= WAL_LIMIT_BYTES
+    store.close()
