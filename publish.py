@@ -354,9 +354,20 @@ def _stamp_inputs(args: argparse.Namespace) -> stamp.Inputs | None:
     if not config.is_file():
         return None  # the real build reports it
     try:
-        return stamp.read_inputs(config, _overrides_of(args), args.content, args.output)
+        return stamp.read_inputs(
+            config, _overrides_of(args), args.content, args.output, while_waiting=_preload
+        )
     except Exception:  # a settings file that fails here fails the real build, clearly
         return None
+
+
+def _preload() -> object:
+    """Import Pelican while git stats a large archive on the other core (about 0.3 s each
+    at 100,000 alerts). A build that then finds nothing changed has imported it for
+    nothing, and ends at worst the import's length after git's answer."""
+    import importlib
+
+    return importlib.import_module("pelican.generators")
 
 
 def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:

@@ -112,6 +112,11 @@ class Probe:
         except OSError:  # no git
             self._status = self._flags = self._ids = None
 
+    def finished(self) -> bool:
+        """Whether git has answered (result() will not wait)."""
+        processes = (self._status, self._flags, self._ids)
+        return all(process is None or process.poll() is not None for process in processes)
+
     def result(self) -> GitContent | None:
         """content/ as a clean tree of HEAD, or None."""
         if self._result is None:

@@ -26,7 +26,7 @@ import runpy
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -168,8 +168,12 @@ def read_inputs(
     overrides: Mapping[str, object],
     content: Path | None,
     output: Path | None,
+    while_waiting: Callable[[], object] | None = None,
 ) -> Inputs | None:
-    """Digest the inputs of a build, or None when they cannot be pinned down cheaply."""
+    """Digest the inputs of a build, or None when they cannot be pinned down cheaply.
+
+    `while_waiting` is called if git is still looking at content/ once everything else is
+    digested (a large archive): work the build will want, done meanwhile."""
     started = time.time()
     # git looks at content/ on another core while the settings are read.
     probe = Probe(content.resolve()) if content is not None and content.is_dir() else None
@@ -188,6 +192,8 @@ def read_inputs(
     state = state_setting if state_setting.is_absolute() else content.parent / state_setting
     if probe is None or probe.content != content:
         probe = Probe(content)
+    if while_waiting is not None and not probe.finished():
+        while_waiting()
     # Committed content is named by its tree; anything else is walked and stat-ed here.
     git = probe.result()
     walk: ContentWalk | None = None

@@ -248,3 +248,25 @@ def test_the_build_stamp_names_committed_content_by_its_tree(repo: Path) -> None
     commit(repo.parent)
     committed = inputs()
     assert committed.git is not None and committed.digest not in (first.digest, edited.digest)
+
+
+def test_other_work_runs_only_while_git_is_still_looking(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts import stamp
+
+    config = Path(__file__).resolve().parents[2] / "pelicanconf.py"
+    calls: list[str] = []
+    for busy in (True, False):
+        monkeypatch.setattr(Probe, "finished", lambda self, busy=busy: not busy)
+        found = stamp.read_inputs(
+            config, {}, repo, repo.parent / "output", while_waiting=lambda: calls.append("work")
+        )
+        assert found is not None and found.git is not None
+    assert calls == ["work"]
+
+
+def test_a_probe_has_finished_once_it_answered(repo: Path) -> None:
+    probe = Probe(repo)
+    assert probe.result() is not None
+    assert probe.finished()
