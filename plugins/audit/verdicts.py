@@ -116,7 +116,7 @@ def save_verdicts(
     """
     if cache_dir is None:
         return
-    with cache_lock(cache_dir):
+    with _shards_lock(cache_dir):
         _save_locked(cache_dir, fresh, keep, {})
 
 
@@ -199,7 +199,7 @@ def _write_when_given(
     # Its copy of the sending end is closed, so that the parent's closing it ends `recv`.
     send.close()
     try:
-        with cache_lock(cache_dir), _made_ahead(cache_dir / CACHE_FOLDER) as ahead:
+        with _shards_lock(cache_dir), _made_ahead(cache_dir / CACHE_FOLDER) as ahead:
             try:
                 fresh = receive.recv()
             except EOFError:
@@ -242,13 +242,19 @@ def _shard(oid: str) -> str:
     return oid[:2]
 
 
+def _shards_lock(cache_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock of the verdict shards: one audit at a time writes them. It is theirs alone,
+    so that the totals are saved while a first audit's writer is still at its shards."""
+    return cache_lock(cache_dir / CACHE_FOLDER)
+
+
 def _migrate(cache_dir: Path) -> None:
     """Split the shards of an older cache (one per first digit) into today's, once: their
     first-seen times cannot be had again, so they are moved, never dropped."""
     folder = cache_dir / CACHE_FOLDER
     if not any(folder.glob(_LEGACY_GLOB)):
         return
-    with cache_lock(cache_dir):
+    with _shards_lock(cache_dir):
         _migrate_locked(folder)
 
 

@@ -152,7 +152,7 @@ def test_a_cache_split_the_old_way_is_moved_not_lost(
     # The key expired on 1 June: only the first-seen time moved over keeps the commit valid.
     assert audit_repository(retiring.path, policy, NOW, Ledger(), cache).ok
     assert verifications == []
-    assert sorted(len(p.stem) for p in folder.iterdir()) == [2, 2]
+    assert sorted(len(p.stem) for p in folder.glob("*.json")) == [2, 2]
 
 
 def test_a_first_seen_time_is_never_moved_later(
@@ -289,7 +289,7 @@ def test_a_malformed_cache_is_named(
     with pytest.raises(AuditError, match=f"{totals}: malformed audit cache"):
         audit_repository(newsroom.path, policy, NOW, Ledger(), cache)
     totals.unlink()
-    shard = next((cache / "verdicts").iterdir())
+    shard = next((cache / "verdicts").glob("*.json"))
     data = json.loads(shard.read_text())
     shard.write_text(json.dumps({**data, "commits": {"x": 1}}))
     with pytest.raises(AuditError, match=f"{shard}: malformed verdict cache"):

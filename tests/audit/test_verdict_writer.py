@@ -45,9 +45,8 @@ def test_many_verdicts_are_written_by_another_process(
         save(many)
     assert not notes.exists()  # the writer did not need save_verdicts' retry
     assert load_verdicts(tmp_path / "cache") == many
-    assert sorted(path.name for path in (tmp_path / "cache" / "verdicts").iterdir()) == sorted(
-        f"{shard}.json" for shard in {oid[:2] for oid in many.verdicts}
-    )  # no temporary file is left behind
+    left = {path.name for path in (tmp_path / "cache" / "verdicts").glob("*.json*")}
+    assert left == {f"{oid[:2]}.json" for oid in many.verdicts}  # no temporary file is left
 
 
 def test_a_few_verdicts_are_written_here_at_once(
@@ -100,7 +99,7 @@ def test_a_block_that_fails_before_its_verdicts_leaves_the_cache_as_it_was(
     with pytest.raises(ZeroDivisionError), verdict_writer(cache, None, FORK_AT):
         _ = 1 / 0
     assert load_verdicts(cache) == CachedVerdicts({}, {})
-    assert not list((cache / verdicts.CACHE_FOLDER).iterdir())
+    assert not list((cache / verdicts.CACHE_FOLDER).glob("*.json*"))
     # The writer let go of the cache's lock.
     with verdict_writer(cache, None, 3) as save:
         save(fresh(3))
