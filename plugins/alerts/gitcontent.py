@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,10 +113,17 @@ class Probe:
         except OSError:  # no git
             self._status = self._flags = self._ids = None
 
-    def finished(self) -> bool:
-        """Whether git has answered (result() will not wait)."""
-        processes = (self._status, self._flags, self._ids)
-        return all(process is None or process.poll() is not None for process in processes)
+    def finished(self, within: float = 0.0) -> bool:
+        """Whether git has answered, waiting up to `within` seconds for it."""
+        deadline = time.monotonic() + within
+        for process in (self._status, self._flags, self._ids):
+            if process is None:
+                continue
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                return False
+        return True
 
     def result(self) -> GitContent | None:
         """content/ as a clean tree of HEAD, or None."""

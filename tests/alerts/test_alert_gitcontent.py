@@ -258,7 +258,7 @@ def test_other_work_runs_only_while_git_is_still_looking(
     config = Path(__file__).resolve().parents[2] / "pelicanconf.py"
     calls: list[str] = []
     for busy in (True, False):
-        monkeypatch.setattr(Probe, "finished", lambda self, busy=busy: not busy)
+        monkeypatch.setattr(Probe, "finished", lambda self, within=0.0, busy=busy: not busy)
         found = stamp.read_inputs(
             config, {}, repo, repo.parent / "output", while_waiting=lambda: calls.append("work")
         )
@@ -268,5 +268,6 @@ def test_other_work_runs_only_while_git_is_still_looking(
 
 def test_a_probe_has_finished_once_it_answered(repo: Path) -> None:
     probe = Probe(repo)
+    assert probe.finished(within=30)
     assert probe.result() is not None
     assert probe.finished()
