@@ -164,12 +164,8 @@ class AlertCache:
         for rel in looked:
             stamp = stamps[rel]
             known = entries.get(rel)
-            try:
-                raw = (content / rel).read_bytes()
-            except OSError as exc:
-                unreadable = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
-                self._unreadable[rel] = unreadable
-                problems.extend(unreadable)
+            raw = self._read(content, rel, problems)
+            if raw is None:
                 continue
             self.hashed += 1
             if git is not None and self._blobs is not None:
@@ -213,13 +209,9 @@ class AlertCache:
                 fresh.pop(rel, None)
                 continue
             fresh.pop(rel, None)
-            try:
-                stamp = _stat(content / rel)
-                raw = (content / rel).read_bytes()
-            except OSError as exc:
-                unreadable = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
-                self._unreadable[rel] = unreadable
-                problems.extend(unreadable)
+            stamp = _stat(content / rel)
+            raw = self._read(content, rel, problems)
+            if raw is None:
                 continue
             if git.blob_id(raw) != change.blob:
                 self.next_tree = ""  # changed since git looked: read as it is now
@@ -235,6 +227,16 @@ class AlertCache:
             problems.extend(Problem(*p) for p in entry[3] or ())
         problems.extend(self._parse(misses, registry))
         return problems
+
+    def _read(self, content: Path, rel: str, problems: list[Problem]) -> bytes | None:
+        """A file's bytes, or None with the reason added to `problems`."""
+        try:
+            return (content / rel).read_bytes()
+        except OSError as exc:
+            unreadable = [Problem(rel, 1, "file", f"cannot be read ({exc.strerror})")]
+            self._unreadable[rel] = unreadable
+            problems.extend(unreadable)
+            return None
 
     def _parse(
         self, misses: list[tuple[str, bytes, str, Stamp | None]], registry: Registry
