@@ -15,7 +15,7 @@ from .signers import (
     signers_for,
 )
 from .sshkeys import PublicKey
-from .sshsig import parse_armored, split_signed_commit, verify
+from .sshsig import parse_armored, split_signed_commit, verify, verify_usual
 from .verdicts import Verdict
 
 NAMESPACE: Final = "git"
@@ -40,6 +40,9 @@ def check_signature(
     if len(blocks) != 1:
         # Git would verify only the first of several blocks; we refuse to choose.
         return SignatureCheck(len(blocks), None, None, None, False)
+    usual = verify_usual(blocks[0], payload, NAMESPACE)
+    if usual is not None:
+        return SignatureCheck(1, None, usual[0], NAMESPACE, usual[1])
     try:
         signature = parse_armored(blocks[0])
     except SignatureFormatError as error:

@@ -15,6 +15,7 @@ from audit.errors import AuditError
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
 from audit.report import AuditReport
+from audit.sshkeys import PublicKey
 from audit.sshsig import SshSignature
 from tests.audit.conftest import persisted
 from tests.support.signing import (
@@ -34,13 +35,23 @@ ALLOWED = ".signers/allowed_signers"
 def verifications(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The message of every signature verified from now on."""
     calls: list[bytes] = []
-    real = signing.verify
+    real, real_usual = signing.verify, signing.verify_usual
 
     def counting(sig: SshSignature, message: bytes, namespace: str = "git") -> bool:
         calls.append(message)
         return real(sig, message, namespace)
 
+    def counting_usual(
+        block: bytes, message: bytes, namespace: str = "git"
+    ) -> tuple[PublicKey, bool] | None:
+        # The quick check of the usual signature verifies it too (else `verify` does).
+        found = real_usual(block, message, namespace)
+        if found is not None:
+            calls.append(message)
+        return found
+
     monkeypatch.setattr(signing, "verify", counting)
+    monkeypatch.setattr(signing, "verify_usual", counting_usual)
     return calls
 
 

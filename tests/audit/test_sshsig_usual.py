@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit.errors import SignatureFormatError
+from audit.sshkeys import PublicKey
 from audit.sshsig import (
     SIGNATURE_HEADERS,
     SshSignature,
@@ -13,10 +15,20 @@ from audit.sshsig import (
     _parse_usual,
     _split_lines,
     _split_usual,
+    parse_armored,
     parse_blob,
     split_signed_commit,
+    verify,
+    verify_usual,
 )
-from tests.support.signing import armor, ssh_string, sshsig_blob, with_signature
+from tests.support.signing import (
+    Key,
+    armor,
+    python_sign,
+    ssh_string,
+    sshsig_blob,
+    with_signature,
+)
 
 ED25519_BLOB = ssh_string(b"ssh-ed25519") + ssh_string(bytes(range(32)))
 USUAL = sshsig_blob(ED25519_BLOB, b"git", b"sha512", b"ssh-ed25519", bytes(range(64)))
@@ -99,3 +111,57 @@ def test_any_changed_byte_reads_the_same_both_ways(position: int, value: int) ->
 def test_added_or_missing_bytes_read_the_same_both_ways(position: int, extra: bytes) -> None:
     for data in (USUAL[:position] + extra + USUAL[position:], USUAL[:position]):
         assert outcome(parse_blob, data) == outcome(_parse_fields, data)
+
+
+def careful(block: bytes, message: bytes, namespace: str = "git") -> tuple[PublicKey, bool] | str:
+    try:
+        signature = parse_armored(block)
+    except SignatureFormatError as error:
+        return f"error: {error}"
+    return signature.public_key, verify(signature, message, namespace)
+
+
+@pytest.fixture(scope="module")
+def usual_block(keys: dict[str, Key]) -> bytes:
+    return python_sign(keys["ed25519"], PAYLOAD)
+
+
+@pytest.mark.parametrize("hash_algorithm", ["sha512", "sha256"])
+def test_the_usual_block_takes_the_quick_check_and_verifies(
+    keys: dict[str, Key], hash_algorithm: str
+) -> None:
+    block = python_sign(keys["ed25519"], PAYLOAD, hash_algorithm=hash_algorithm)
+    assert verify_usual(block, PAYLOAD) == (keys["ed25519"].public, True)
+    assert verify_usual(block, PAYLOAD + b"x") == (keys["ed25519"].public, False)
+    assert careful(block, PAYLOAD + b"x") == verify_usual(block, PAYLOAD + b"x")
+
+
+def test_other_blocks_are_left_to_the_careful_check(keys: dict[str, Key]) -> None:
+    usual = python_sign(keys["ed25519"], PAYLOAD)
+    assert verify_usual(usual, PAYLOAD, namespace="file") is None
+    others = [
+        python_sign(keys["ed25519"], PAYLOAD, namespace="file"),
+        python_sign(keys["ed25519"], PAYLOAD, reserved=b"future"),
+        python_sign(keys["ecdsa-256"], PAYLOAD),
+        python_sign(keys["rsa"], PAYLOAD),
+        usual.replace(b"\n", b"\n\n", 2),
+        usual + b"\n",
+        usual[:-1] + b" ",
+        usual.replace(b"-----\n", b"-----\n-----BEGIN SSH SIGNATURE-----\n", 1),
+    ]
+    for block in others:
+        assert verify_usual(block, PAYLOAD) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data())
+def test_any_changed_byte_of_the_armour_checks_the_same_both_ways(
+    usual_block: bytes, data: st.DataObject
+) -> None:
+    position = data.draw(st.integers(min_value=0, max_value=len(usual_block) - 1))
+    value = data.draw(st.sampled_from(b"AQZaz09+/=\n -x\0" + bytes([usual_block[position] ^ 1])))
+    block = bytearray(usual_block)
+    block[position] = value
+    quick = verify_usual(bytes(block), PAYLOAD)
+    if quick is not None:
+        assert quick == careful(bytes(block), PAYLOAD)
