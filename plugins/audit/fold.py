@@ -86,33 +86,57 @@ def fold_run(
     revoked: set[str] = set()
     verified_count = unsigned = 0
     is_alert_path = policy.is_alert_path
-    counted: tuple[PolicyFiles | None, PolicyFiles] | None = None
+    # Most commits rest on the same signers files as the one before them, and are judged by
+    # one of a few verdicts: what depends on those alone is worked out once for each.
+    states: tuple[SignersState | None, SignersState | None] = (None, None)
+    before: PolicyFiles | None = None
+    after: PolicyFiles | None = None
+    timeless: dict[int, tuple[Verdict, SignerKey | None]] = {}
     for oid in commits:
         record, verdict = records[oid], verdicts[oid]
-        signature = signature_violations(record, verdict, first_seen[oid])
-        before = files[record.parent_signers] if record.parent_signers else None
-        after = files[record.signers]
-        violations += signature
-        violations += policy_file_violations(record, before, after, policy)
-        violations += linear_violations(record)
-        violations += append_only_violations(record)
-        violations += silent_edit_violations(record)
-        if counted is None or counted[0] is not before or counted[1] is not after:
-            # Most commits rest on the same files as the one before them.
-            counted = (before, after)
+        if (
+            after is None
+            or record.parent_signers is not states[0]
+            or record.signers is not states[1]
+        ):
+            states = (record.parent_signers, record.signers)
+            before = files[record.parent_signers] if record.parent_signers else None
+            after = files[record.signers]
             revoked |= after.revoked | (before.revoked if before else frozenset())
-        verified = not signature
+        assert after is not None
+        known = timeless.get(id(verdict))
+        if known is None or known[0] is not verdict:
+            known = timeless[id(verdict)] = (verdict, _timeless_signer(verdict))
+        signer = known[1]
+        if signer is None:
+            # Rules 1 to 3 for a verdict whose validity depends on the commit's dates.
+            signature = signature_violations(record, verdict, first_seen[oid])
+            violations += signature
+            verified = not signature
+            if verified and verdict.fingerprint is not None:
+                signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
+        else:
+            verified = True
+        if record.signers_changes:
+            violations += policy_file_violations(record, before, after, policy)
+        if len(record.parents) > 1:
+            violations += linear_violations(record)
         unsigned += not verdict.signed
-        if verified and verdict.fingerprint is not None:
-            signer = (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
+        if signer is not None:
             signed[signer] += 1
             verified_count += 1
             if oid not in published:
                 unpublished[oid] = signer
         for change in record.alert_changes:
+            if change.status != "A":
+                # Only deletions, renames and edits can break rules 4 and 5.
+                violations += append_only_violations(record)
+                violations += silent_edit_violations(record)
+                break
+        for change in record.alert_changes:
             if change.new_path is None or not is_alert_path(change.new_path):
                 continue
-            kind, note = revision_kind(change)
+            kind, note = ("added", None) if change.status == "A" else revision_kind(change)
             revision = Revision(
                 commit=oid,
                 committed_at=record.committer_date,
@@ -135,6 +159,16 @@ def fold_run(
         unsigned=unsigned,
         head_signers=records[commits[-1]].signers if commits else None,
     )
+
+
+def _timeless_signer(verdict: Verdict) -> SignerKey | None:
+    """Who signed with `verdict`, if it is good whenever its commit was dated and seen (a key
+    listed without valid-after or valid-before): signature_violations finds nothing then."""
+    if not verdict.ok or verdict.fingerprint is None:
+        return None
+    if not any(after is None and before is None for after, before in verdict.windows):
+        return None
+    return (verdict.fingerprint, verdict.principal or "", verdict.algorithm or "")
 
 
 class Folding:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,11 @@ _RAW_STATUS: Final = re.compile(
     rb"\n?:[0-7]{6} [0-7]{6} ([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) "
     rb"([ACDMRTUXB])([0-9]{0,3})"
 )
-_NO_BLOB: Final = re.compile(r"0+")
+# Where there is no blob, --raw writes an object name of zeros.
+_NO_BLOBS: Final = frozenset({b"0" * 40, b"0" * 64})
+# How os.fsdecode reads a path, without a call of it for each path of each commit.
+_FS_ENCODING: Final = sys.getfilesystemencoding()
+_FS_ERRORS: Final = sys.getfilesystemencodeerrors()
 _RAW_OPTIONS: Final = ("--raw", "--no-abbrev")
 # Options of every `git log` we parse: the user's configuration must not change its output.
 _LOG_OPTIONS: Final = (
@@ -548,39 +553,45 @@ def _parse_log(tokens: list[bytes]) -> list[CommitChanges]:
 def _parse_changes(tokens: list[bytes], index: int) -> tuple[list[Change], int]:
     """The changes from `index` up to the next commit (or the end); and where they stop."""
     changes = []
-    while index < len(tokens) - 1 and not tokens[index].startswith(b"\x01"):
+    last = len(tokens) - 1
+    while index < last and not tokens[index].startswith(b"\x01"):
         blobs: tuple[str | None, str | None] = (None, None)
         raw = _RAW_STATUS.fullmatch(tokens[index])
         if raw is not None:
-            blobs = (_blob(raw.group(1)), _blob(raw.group(2)))
-            letter, score = raw.group(3).decode(), raw.group(4)
+            old, new, letter_bytes, score = raw.groups()
+            blobs = (
+                None if old in _NO_BLOBS else old.decode("ascii"),
+                None if new in _NO_BLOBS else new.decode("ascii"),
+            )
         else:
             status = _STATUS.fullmatch(tokens[index])
             if status is None:
                 raise RepositoryError(f"unexpected git status {tokens[index][:20]!r}")
-            letter, score = status.group(1).decode(), status.group(2)
-        paths = 2 if letter in "RC" else 1
-        names = [os.fsdecode(token) for token in tokens[index + 1 : index + 1 + paths]]
-        if len(names) != paths:
-            raise RepositoryError("git output ends in the middle of a change")
-        index += 1 + paths
-        changes.append(
-            Change(
-                status=letter,
-                path=names[0],
-                new_path=names[1] if paths == 2 else None,
-                similarity=int(score) if paths == 2 else None,
-                old_blob=blobs[0],
-                new_blob=blobs[1],
+            letter_bytes, score = status.groups()
+        letter = letter_bytes.decode()
+        if letter in "RC":
+            if index + 2 >= len(tokens):
+                raise RepositoryError("git output ends in the middle of a change")
+            path, new_path = tokens[index + 1], tokens[index + 2]
+            changes.append(
+                Change(
+                    letter,
+                    path.decode(_FS_ENCODING, _FS_ERRORS),
+                    new_path.decode(_FS_ENCODING, _FS_ERRORS),
+                    int(score),
+                    *blobs,
+                )
             )
-        )
+            index += 3
+        else:
+            if index + 1 >= len(tokens):
+                raise RepositoryError("git output ends in the middle of a change")
+            path = tokens[index + 1]
+            changes.append(
+                Change(letter, path.decode(_FS_ENCODING, _FS_ERRORS), None, None, *blobs)
+            )
+            index += 2
     return changes, index
-
-
-def _blob(name: bytes) -> str | None:
-    """A blob id from --raw output; git writes all zeros where there is no blob."""
-    text = name.decode("ascii")
-    return None if _NO_BLOB.fullmatch(text) else text
 
 
 def _check_request(oid: str) -> None:

@@ -11,10 +11,15 @@ import pytest
 
 from audit import audit as audit_module
 from audit.audit import audit_repository
+from audit.fold import fold_run
 from audit.gitstream import tree_paths
 from audit.ledger import Ledger
 from audit.policy import AuditPolicy
+from audit.records import CommitRecord, SignersState
+from audit.rules import signature_violations
+from audit.signing import PolicyFiles
 from audit.state import CACHE_FILE, load_state
+from audit.verdicts import Verdict
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -88,3 +93,32 @@ def test_an_audit_from_a_later_commit_has_them_too(
     since = replace(policy, since="HEAD~3")
     audit_repository(newsroom.path, since, NOW, Ledger(), tmp_path)
     assert cached_alerts(tmp_path) == MOVED
+
+
+def test_a_run_is_folded_as_each_commit_alone_would_be() -> None:
+    """Rules on each commit and the signer counts, whether a verdict's keys are valid at any
+    time (worked out once per verdict) or only within a window (checked per commit)."""
+    state = SignersState("a" * 40, None)
+    files = {state: PolicyFiles((), frozenset({"SHA256:old"}))}
+    late = datetime(2024, 1, 1, tzinfo=UTC)
+    always = Verdict(None, "", True, "SHA256:k", "ssh-ed25519", "a@x", ((None, None),))
+    until = Verdict(None, "", True, "SHA256:k", "ssh-ed25519", "a@x", ((None, late),))
+    refused = Verdict("signed", "the commit is not signed", False, None, None, None)
+    verdicts = {"1": always, "2": until, "3": until, "4": refused, "5": always}
+    dates = {"1": late, "2": late, "3": NOW, "4": late, "5": NOW}
+    records = {
+        oid: CommitRecord(oid, ("p",), "a@x", dates[oid], state, state, (), ()) for oid in verdicts
+    }
+    seen = {oid: late for oid in verdicts}
+    run = fold_run(list(verdicts), records, verdicts, seen, {"5"}, files, AuditPolicy())
+    expected = [
+        violation
+        for oid in verdicts
+        for violation in signature_violations(records[oid], verdicts[oid], seen[oid])
+    ]
+    assert list(run.violations) == expected
+    assert [v.commit for v in run.violations] == ["3", "4"]
+    assert run.signed == {("SHA256:k", "a@x", "ssh-ed25519"): 3}
+    assert (run.verified, run.unsigned) == (3, 1)
+    assert set(run.unpublished) == {"1", "2"}
+    assert run.revoked == {"SHA256:old"}
