@@ -138,7 +138,7 @@ class Archive:
                 (
                     SIGNERS[1],
                     f"Amber: {alert_id}",
-                    {f"content/alerts/{issued.year}/{alert_id}.md": text},
+                    {f"content/alerts/{issued:%Y/%m}/{alert_id}.md": text},
                 )
             ],
             self.time,

@@ -197,7 +197,7 @@ def alerts(count: int, seed: int = 1, end: datetime | None = None) -> Iterator[S
         lines.append("---")
         text = "\n".join(lines) + "\n\n" + _body(rng, rng.randint(500, 4000)) + "\n"
         recent.append((alert_id, local))
-        yield SynthAlert(alert_id, f"alerts/{local.year}/{alert_id}.md", text, local)
+        yield SynthAlert(alert_id, f"alerts/{local:%Y/%m}/{alert_id}.md", text, local)
 
 
 def write_archive(content: Path, count: int, seed: int = 1) -> list[SynthAlert]:

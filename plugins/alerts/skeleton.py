@@ -84,7 +84,7 @@ def render_skeleton(new: NewAlert) -> str:
 
 def skeleton_path(content: Path, new: NewAlert) -> Path:
     day = new.issued.date().isoformat()
-    return content / "alerts" / day[:4] / f"{day}-{slugify(new.title)}.md"
+    return content / "alerts" / day[:4] / day[5:7] / f"{day}-{slugify(new.title)}.md"
 
 
 def write_skeleton(content: Path, new: NewAlert) -> Path:

@@ -62,7 +62,8 @@ class AuditPolicy:
         return f"{self.signers_dir}/{REVOKED_KEYS}"
 
     def is_alert_path(self, path: str) -> bool:
-        """Whether `path` is an alert file: `<content>/alerts/YYYY/<name>.md`."""
+        """Whether `path` is an alert file: `<content>/alerts/YYYY/MM/<name>.md`, or
+        `<content>/alerts/YYYY/<name>.md` (the layout before month folders)."""
         return self._alert_match(path) is not None
 
     @cached_property
@@ -81,7 +82,7 @@ def alert_id(path: str) -> str:
 
 @lru_cache(maxsize=8)
 def _alert_pattern(alerts_dir: str) -> re.Pattern[str]:
-    return re.compile(re.escape(alerts_dir) + r"/[0-9]{4}/[^/]+\.md", re.DOTALL)
+    return re.compile(re.escape(alerts_dir) + r"/[0-9]{4}/(?:[0-9]{2}/)?[^/]+\.md", re.DOTALL)
 
 
 def _folder(path: str) -> bool:

@@ -334,6 +334,22 @@ def test_one_id_in_two_folders_is_refused(
     ]
 
 
+def test_one_id_in_a_year_and_a_month_folder_is_refused(
+    archive: Path, tmp_path: Path, make_alert: MakeAlert
+) -> None:
+    # Both places are valid for the id's date (month folders, and year folders as before),
+    # so only the id check can catch the copy.
+    store = tmp_path / "cache" / "alerts"
+    load(archive, store)
+    write(archive, "alerts/2017/04/2017-04-20-first.md", make_alert())
+    others = "alerts/2017/04/2017-04-20-first.md, alerts/2017/2017-04-20-first.md"
+    message = f"'2017-04-20-first' is used by more than one file ({others})"
+    assert problems_of(archive, store) == [
+        ("alerts/2017/04/2017-04-20-first.md", "id", message),
+        ("alerts/2017/2017-04-20-first.md", "id", message),
+    ]
+
+
 def test_item_lines_from_slim_records_are_those_of_the_alerts(
     archive: Path, tmp_path: Path
 ) -> None:

@@ -98,14 +98,21 @@ def test_all_sectors(content: Path) -> None:
 def test_file_lands_under_the_date_in_its_own_offset(content: Path) -> None:
     late = datetime(2017, 4, 20, 0, 30, tzinfo=BST)  # still the 19th in UTC
     path = write_skeleton(content, new_alert("Late night", issued=late))
-    assert path == content / "alerts" / "2017" / "2017-04-20-late-night.md"
+    assert path == content / "alerts" / "2017" / "04" / "2017-04-20-late-night.md"
     assert isinstance(validate(content, path), ParsedAlert)
 
 
 def test_new_year_goes_in_the_new_years_folder(content: Path) -> None:
     issued = datetime(2018, 1, 1, 0, 5, tzinfo=UTC)
     assert skeleton_path(content, new_alert("Fireworks", issued=issued)) == (
-        content / "alerts" / "2018" / "2018-01-01-fireworks.md"
+        content / "alerts" / "2018" / "01" / "2018-01-01-fireworks.md"
+    )
+
+
+def test_each_month_has_its_folder(content: Path) -> None:
+    issued = datetime(2018, 11, 30, 23, 55, tzinfo=UTC)
+    assert skeleton_path(content, new_alert("Late", issued=issued)) == (
+        content / "alerts" / "2018" / "11" / "2018-11-30-late.md"
     )
 
 

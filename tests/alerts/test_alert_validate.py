@@ -34,8 +34,11 @@ SECTORS = "allowed: retail, banking, night-time"
 ATTACHMENT = "(a file name inside content/attachments/, like bulletin.pdf)"
 OUTSIDE = f"points outside content/attachments/ {ATTACHMENT}"
 BAD_CHARS = f"contains characters not allowed in a file name {ATTACHMENT}"
-ID_RULE = "alerts/YYYY/YYYY-MM-DD-slug.md, lower-case letters, digits and single hyphens"
-LIVE_AT = f"alert files live at {ID_RULE}"
+ID_RULE = "YYYY-MM-DD-slug.md, lower-case letters, digits and single hyphens"
+LIVE_AT = (
+    "alert files live at alerts/YYYY/MM/YYYY-MM-DD-slug.md "
+    "(or alerts/YYYY/YYYY-MM-DD-slug.md if written there before)"
+)
 CONTROL = "contains control or bidirectional character U+{:04X} (remove it)"
 NOT_EARLIER = "corrections must be listed oldest first, each later than the one before"
 BST = timezone(timedelta(hours=1))
@@ -741,28 +744,41 @@ def not_id_rule(name: str) -> str:
         ("alerts/2017/2017-04-20-Oxford-Street.md", not_id_rule("2017-04-20-Oxford-Street.md")),
         ("alerts/2017/2017-04-20-oxford_street.md", not_id_rule("2017-04-20-oxford_street.md")),
         ("alerts/2017/2017-04-20-oxford--street.md", not_id_rule("2017-04-20-oxford--street.md")),
-        ("alerts/2017/2017-04-20.md", not_id_rule("2017-04-20.md")),
+        ("alerts/2017/04/2017-04-20.md", not_id_rule("2017-04-20.md")),
         ("alerts/2017/17-04-20-oxford.md", not_id_rule("17-04-20-oxford.md")),
-        ("alerts/2017/2017-04-20-café.md", not_id_rule("2017-04-20-café.md")),
+        ("alerts/2017/04/2017-04-20-café.md", not_id_rule("2017-04-20-café.md")),
         ("alerts/٢٠١٧/٢٠١٧-٠٤-٢٠-oxford.md", not_id_rule("٢٠١٧-٠٤-٢٠-oxford.md")),
         (
-            "alerts/2017/2017-02-30-oxford.md",
+            "alerts/2017/02/2017-02-30-oxford.md",
             f"file name date 2017-02-30 is not a real date ({ID_RULE})",
         ),
         (
             "alerts/2016/2017-04-20-oxford-street.md",
-            "is in folder '2016' but dated 2017 (move it to alerts/2017/)",
+            "is in folder '2016' but dated 2017-04-20 (move it to alerts/2017/04/)",
+        ),
+        (
+            "alerts/2017/05/2017-04-20-oxford-street.md",
+            "is in folder '2017/05' but dated 2017-04-20 (move it to alerts/2017/04/)",
+        ),
+        (
+            "alerts/2017/4/2017-04-20-oxford-street.md",
+            "is in folder '2017/4' but dated 2017-04-20 (move it to alerts/2017/04/)",
+        ),
+        (
+            "alerts/2016/04/2017-04-20-oxford-street.md",
+            "is in folder '2016/04' but dated 2017-04-20 (move it to alerts/2017/04/)",
         ),
         ("alerts/2017-04-20-oxford-street.md", LIVE_AT),
-        ("alerts/2017/04/2017-04-20-oxford-street.md", LIVE_AT),
-        ("news/2017/2017-04-20-oxford-street.md", LIVE_AT),
-        ("alerts/2017/2017-04-20-oxford-street.MD", LIVE_AT),
+        ("alerts/2017/04/20/2017-04-20-oxford-street.md", LIVE_AT),
+        ("news/2017/04/2017-04-20-oxford-street.md", LIVE_AT),
+        ("alerts/2017/04/2017-04-20-oxford-street.MD", LIVE_AT),
         ("alerts/2017/2017-04-20-oxford-street.markdown", LIVE_AT),
     ],
     ids=[
         *("upper-case", "underscore", "double-hyphen", "no-slug", "short-year", "accent"),
-        *("arabic-digits", "no-such-day", "wrong-year-folder", "no-year-folder"),
-        *("month-folder", "not-alerts", "upper-extension", "other-extension"),
+        *("arabic-digits", "no-such-day", "wrong-year-folder", "wrong-month-folder"),
+        *("one-digit-month-folder", "wrong-year-above-month", "no-year-folder"),
+        *("day-folder", "not-alerts", "upper-extension", "other-extension"),
     ],
 )
 def test_id_and_folder_rules(path: str, message: str) -> None:
@@ -772,7 +788,9 @@ def test_id_and_folder_rules(path: str, message: str) -> None:
 def test_file_name_problems_come_with_the_field_problems(parse, make_alert) -> None:
     path = "alerts/2016/2017-04-20-oxford-street.md"
     assert problems(parse(make_alert(level="RED"), path)) == [
-        Problem(path, 1, "id", "is in folder '2016' but dated 2017 (move it to alerts/2017/)"),
+        Problem(
+            path, 1, "id", "is in folder '2016' but dated 2017-04-20 (move it to alerts/2017/04/)"
+        ),
         Problem(path, 3, "level", "'RED' is not allowed (allowed: red, amber, green)"),
     ]
 
@@ -781,6 +799,17 @@ def test_file_name_problem_comes_with_a_front_matter_problem(parse) -> None:
     path = "alerts/2017/2017-04-20-Bad.md"
     result = problems(parse(b"no front-matter", path))
     assert [(p.line, p.field) for p in result] == [(1, "id"), (1, "front-matter")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["alerts/2017/04/2017-04-20-oxford-street.md", "alerts/2017/2017-04-20-oxford-street.md"],
+    ids=["month-folder", "year-folder-as-before"],
+)
+def test_month_and_year_folders_both_hold_alerts(path: str, parse, make_alert) -> None:
+    assert alert_id_problems(path) == []
+    alert = parsed(parse(make_alert(), path)).alert
+    assert (alert.id, alert.path) == ("2017-04-20-oxford-street", path)
 
 
 def test_a_good_file_in_the_wrong_place_is_not_an_alert(parse, make_alert) -> None:

@@ -28,7 +28,7 @@ def content(tmp_path: Path) -> Path:
 
 
 def write_alert(content: Path, alert_id: str, front: str, body: str = "Body text.") -> Path:
-    path = content / "alerts" / alert_id[:4] / f"{alert_id}.md"
+    path = content / "alerts" / alert_id[:4] / alert_id[5:7] / f"{alert_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"---\n{front.strip()}\n---\n\n{body}\n", encoding="utf-8")
     return path
@@ -65,11 +65,11 @@ def test_check_prints_every_problem_in_the_stated_form(
     assert len(problems) == len(lines) - 1 == 6
     assert "Traceback" not in err
     assert (
-        'alerts/2026/2026-11-19-broken.md:2: title: must be text, but YAML reads NO as a true/false value (put it in quotes: title: "NO")'
+        'alerts/2026/11/2026-11-19-broken.md:2: title: must be text, but YAML reads NO as a true/false value (put it in quotes: title: "NO")'
         in lines
     )
     assert (
-        "alerts/2026/2026-11-19-broken.md:3: level: 'Red' is not allowed (allowed: red, amber, green)"
+        "alerts/2026/11/2026-11-19-broken.md:3: level: 'Red' is not allowed (allowed: red, amber, green)"
         in lines
     )
     assert any(
@@ -94,7 +94,7 @@ def test_check_refuses_a_future_alert(content: Path, capsys: pytest.CaptureFixtu
     assert publish.main(["check", "--content", str(content), "--now", DEMO_NOW]) == 1
     err = capsys.readouterr().err
     assert (
-        "alerts/2027/2027-11-20-typo-year.md:4: issued: 2027-11-20T08:30:00+00:00 is in the future"
+        "alerts/2027/11/2027-11-20-typo-year.md:4: issued: 2027-11-20T08:30:00+00:00 is in the future"
         in err
     )
 
@@ -121,7 +121,7 @@ def test_new_writes_a_valid_skeleton(content: Path, capsys: pytest.CaptureFixtur
         ]
     )  # fmt: skip
     assert code == 0
-    path = content / "alerts/2026/2026-11-20-no-yes-quotes-not-a-comment.md"
+    path = content / "alerts/2026/11/2026-11-20-no-yes-quotes-not-a-comment.md"
     assert path.is_file()
     assert publish.main(["check", "--content", str(content), "--now", DEMO_NOW, str(path)]) == 0
     assert "wrote " in capsys.readouterr().out
@@ -144,7 +144,7 @@ def test_bad_alert_fails_build_and_keeps_previous_site(
     assert build(content, output) == 1
     err = capsys.readouterr().err
     assert (
-        "alerts/2026/2026-11-20-bad.md:3: level: 'purple' is not allowed (allowed: red, amber, green)"
+        "alerts/2026/11/2026-11-20-bad.md:3: level: 'purple' is not allowed (allowed: red, amber, green)"
         in err
     )
     assert tree_digest(output) == before

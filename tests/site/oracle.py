@@ -47,7 +47,7 @@ class Raw:
 
 def read_all(content: Path) -> list[Raw]:
     found = []
-    for path in sorted((content / "alerts").glob("*/*.md")):
+    for path in sorted((content / "alerts").glob("**/*.md")):
         text = path.read_text(encoding="utf-8")
         front = text.split("---\n", 2)[1]
         found.append(Raw(path.stem, yaml.safe_load(front)))

@@ -46,7 +46,9 @@ def cold(content: Path, output: Path, now: str) -> dict[str, str]:
 
 
 def alert_file(content: Path, alert_id: str) -> Path:
-    return content / "alerts" / alert_id[:4] / f"{alert_id}.md"
+    """An alert's file: a demo alert's in its year folder, a new one's in its month folder."""
+    in_year = content / "alerts" / alert_id[:4] / f"{alert_id}.md"
+    return in_year if in_year.exists() else in_year.with_name(alert_id[5:7]) / in_year.name
 
 
 def write_alert(content: Path, alert_id: str, front: str, body: str = "Body text.") -> None:
@@ -77,7 +79,7 @@ source: "met-police"
 
 
 def move_sectors(content: Path) -> None:
-    path = next(alert_file(content, "x").parent.parent.glob("2026/2026-11-17-*.md"))
+    path = next((content / "alerts").glob("2026/2026-11-17-*.md"))
     text = path.read_text(encoding="utf-8")
     path.write_text(
         re.sub(r"sectors: \[[^\]]*\]", 'sectors: ["banking-finance", "health"]', text, count=1),
@@ -114,7 +116,7 @@ def grow_an_attachment(content: Path) -> None:
 
 
 def withdraw(content: Path) -> None:
-    path = next(alert_file(content, "x").parent.parent.glob("2026/2026-11-*.md"))
+    path = next((content / "alerts").glob("2026/2026-11-*.md"))
     text = path.read_text(encoding="utf-8")
     assert "status:" not in text
     path.write_text(
