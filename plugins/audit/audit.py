@@ -80,7 +80,12 @@ def _audit(
         if not base.head:
             listing = TreeListing(repository.top, reach.head, policy.alerts_dir)
             stack.enter_context(listing)
-        first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
+        if cached.first_seen or published:
+            first_seen = {oid: _first_seen(oid, cached, ledger, published, now) for oid in new}
+        else:
+            # Neither the cache nor the ledger knows any commit (a first audit, before the
+            # workers that wait for it start): each was first seen now.
+            first_seen = dict.fromkeys(new, now)
         # Once judged, the verdicts are written while the last run is added and the totals
         # are saved (after a full audit, the cache keeps only the commits the range holds).
         save = stack.enter_context(verdict_writer(cache_dir if new else None, reach.keep, len(new)))
