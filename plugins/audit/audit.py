@@ -31,7 +31,7 @@ from .report import AuditReport
 from .signing import PolicyFiles, SignatureCheck
 from .state import AuditState, load_state, save_state
 from .survey import survey
-from .verdicts import CachedVerdicts, Verdict, verdict_writer
+from .verdicts import CachedVerdicts, Verdict, VerdictSaver, verdict_writer
 
 
 def audit_repository(
@@ -89,8 +89,8 @@ def _audit(
         # Once judged, the verdicts are written while the last run is added and the totals
         # are saved (after a full audit, the cache keeps only the commits the range holds).
         save = stack.enter_context(verdict_writer(cache_dir if new else None, reach.keep, len(new)))
-        runs = _read_runs(reader, repository, reach, first_seen, policy, keep=listing is None)
-        save(CachedVerdicts(runs.verdicts, first_seen))
+        runs = _read_runs(reader, repository, reach, first_seen, policy, save, keep=listing is None)
+        save(CachedVerdicts(runs.verdicts, first_seen), runs.parts or ())
         runs.folding.add(runs.last)
         if listing is not None:
             alerts = frozenset(filter(policy.is_alert_path, listing.result()))
@@ -130,6 +130,7 @@ class _Runs:
     records: dict[str, CommitRecord]  # of every new commit, if kept
     verdicts: dict[str, tuple[str, Verdict]]  # with the digest each is cached under
     files: dict[SignersState, PolicyFiles]  # every version of the signers files met
+    parts: list[int] | None  # each run's verdicts, handed to the saver as they came; or None
 
 
 def _read_runs(
@@ -138,11 +139,15 @@ def _read_runs(
     reach: Reach,
     first_seen: Mapping[str, datetime],
     policy: AuditPolicy,
+    save: VerdictSaver,
     *,
     keep: bool,
 ) -> _Runs:
     """Read, judge and fold the new commits a run at a time (`survey`), adding up each run
-    but the last as it comes; the records are `keep`t only if the caller needs them."""
+    but the last as it comes; the records are `keep`t only if the caller needs them.
+
+    Each run's verdicts are handed to `save` as soon as they are judged, wherever that is:
+    its writer then need not wait for the last run to come back here to have them all."""
     base, cached, published = reach.base, reach.cached, reach.published
     unchecked = {oid for oid in reach.new if oid not in cached.verdicts}
     known = {base.head: base.head_signers} if base.head_signers else {}
@@ -152,6 +157,12 @@ def _read_runs(
     ) -> tuple[_JudgedRun, FoldedRun]:
         # Wherever the run was read: in a forked worker, `known` is the parent's as it was.
         run = _judge_run(reader, repository, changes, checks, known, base, cached, policy)
+        if run.commits:
+            seen = {oid: first_seen[oid] for oid in run.commits}
+            start = reach.new.index(run.commits[0])
+            run = replace(
+                run, start=start, sent=save.part(start, CachedVerdicts(run.verdicts, seen))
+            )
         folded = fold_run(
             run.commits, run.records, run.judged, first_seen, published, run.files, policy
         )
@@ -162,14 +173,17 @@ def _read_runs(
     records: dict[str, CommitRecord] = {}
     verdicts: dict[str, tuple[str, Verdict]] = {}
     files: dict[SignersState, PolicyFiles] = {}
+    parts: list[int] | None = []
     surveyed = survey(reader, repository, policy, reach.new, unchecked, finish)
     with contextlib.closing(surveyed):
         for (run, folded), last in surveyed:
             records.update(run.records)
             verdicts.update(run.verdicts)
             files.update(run.files)
+            if parts is not None and run.commits:
+                parts = [*parts, run.start] if run.sent else None
             if last:
-                return _Runs(folding, folded, records, verdicts, files)
+                return _Runs(folding, folded, records, verdicts, files, parts)
             # An older run is added up while the workers still read the newer ones.
             folding.add(folded)
     raise AssertionError("the survey ended without its last run")
@@ -183,6 +197,8 @@ class _JudgedRun:
     records: dict[str, CommitRecord]
     verdicts: dict[str, tuple[str, Verdict]]  # with the digest each is cached under
     files: Mapping[SignersState, PolicyFiles]  # the signers files the records rest on
+    start: int = 0  # where the run starts among the audit's new commits
+    sent: bool = False  # whether its verdicts were handed to the saver as a part
 
     @property
     def judged(self) -> dict[str, Verdict]:

@@ -9,11 +9,10 @@ import multiprocessing
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final, TypeAlias
@@ -124,10 +123,22 @@ def save_verdicts(
 _MadeAhead: TypeAlias = dict[str, tuple[int, str]]
 
 
+# A shard written but not in place yet: its temporary file (None: the shard is to go), and
+# the shard's path.
+_Deferred: TypeAlias = tuple[str | None, Path]
+
+
 def _save_locked(
-    cache_dir: Path, fresh: CachedVerdicts, keep: Collection[str] | None, ahead: _MadeAhead
+    cache_dir: Path,
+    fresh: CachedVerdicts,
+    keep: Collection[str] | None,
+    ahead: _MadeAhead,
+    deferred: list[_Deferred] | None = None,
 ) -> None:
-    """`save_verdicts`, the cache's lock held; a shard's file in `ahead` is written into."""
+    """`save_verdicts`, the cache's lock held; a shard's file in `ahead` is written into.
+
+    With `deferred`, those shards are written and flushed but left for the caller to put
+    in place (`_put_in_place`) or throw away (`_thrown_away`)."""
     folder = cache_dir / CACHE_FOLDER
     _migrate_locked(folder)
     by_shard: dict[str, list[str]] = {}
@@ -140,7 +151,7 @@ def _save_locked(
             entries[oid] = _merged(entries.get(oid), oid, fresh)
         if keep is not None:
             entries = {oid: entry for oid, entry in entries.items() if oid in keep}
-        _write_shard(folder, shard, entries, ahead.pop(shard, None))
+        _write_shard(folder, shard, entries, ahead.pop(shard, None), deferred)
 
     if keep is not None:
         by_shard.update({p.stem: by_shard.get(p.stem, []) for p in folder.glob(SHARD_GLOB)})
@@ -153,60 +164,174 @@ def _save_locked(
             list(pool.map(update, sorted(by_shard)))
 
 
+class VerdictSaver:
+    """What verdict_writer gives: call it once with an audit's verdicts, which are saved by
+    the time the block ends. This one saves them at once, here."""
+
+    def __init__(self, cache_dir: Path | None, keep: Collection[str] | None) -> None:
+        self._cache_dir, self._keep = cache_dir, keep
+
+    def part(self, key: int, fresh: CachedVerdicts) -> bool:
+        """Hand over early the verdicts of one run of commits, named by `key` (where the run
+        starts among the audit's commits); whether they were handed over. Here: never, as
+        they are saved at once."""
+        return False
+
+    def __call__(self, fresh: CachedVerdicts, parts: Sequence[int] = ()) -> None:
+        """Save `fresh`, every verdict of the audit. `parts`: the keys of the parts handed
+        over, which together hold exactly `fresh` (empty: send `fresh` itself)."""
+        save_verdicts(self._cache_dir, fresh, self._keep)
+
+
+class _ForkedSaver(VerdictSaver):
+    """Sends the verdicts to the writer forked by verdict_writer. `part` may be called in any
+    process forked from this one within the block (a survey's worker sends its run's verdicts
+    straight to the writer, rather than through the audit, which gets them only later)."""
+
+    def __init__(self, cache_dir: Path, keep: Collection[str] | None, send: Connection) -> None:
+        super().__init__(cache_dir, keep)
+        self._send = send
+        # One message at a time in the pipe, whichever process sends it.
+        self._lock = multiprocessing.get_context("fork").Lock()
+        self.given: list[CachedVerdicts] = []
+
+    def part(self, key: int, fresh: CachedVerdicts) -> bool:
+        return self._message(("part", key, fresh))
+
+    def __call__(self, fresh: CachedVerdicts, parts: Sequence[int] = ()) -> None:
+        self.given.append(fresh)
+        if parts:
+            self._message(("parts", list(parts), len(fresh.verdicts), len(fresh.first_seen)))
+        else:
+            self._message(("all", fresh))
+
+    def _message(self, message: tuple[Any, ...]) -> bool:
+        # A writer that has failed already is seen when the block ends.
+        with self._lock, contextlib.suppress(OSError):
+            self._send.send(message)
+            return True
+        return False
+
+
 @contextlib.contextmanager
 def verdict_writer(
     cache_dir: Path | None, keep: Collection[str] | None, expected: int
-) -> Iterator[Callable[[CachedVerdicts], None]]:
-    """A `save` to call once with an audit's verdicts, which saves them by the time the
+) -> Iterator[VerdictSaver]:
+    """A saver to call once with an audit's verdicts, which saves them by the time the
     block ends (`keep` as for save_verdicts).
 
     With `expected` many commits to judge (a first audit, which writes every shard), a
     process forked as the block starts gets ready meanwhile: it takes the cache's lock and
     makes the temporary file of every shard, which on some file systems is the slow part of
-    writing them; `save` then hands it the verdicts, and it writes them on another core.
+    writing them; the verdicts are then handed to it, and it writes them on another core.
+    They may be handed over in parts, as each run of commits is judged (VerdictSaver.part).
     Should it fail, they are saved again here, which raises the error it met, if any.
     """
     if cache_dir is None or expected < FORK_AT or "fork" not in _start_methods():
-        yield partial(save_verdicts, cache_dir, keep=keep)
+        yield VerdictSaver(cache_dir, keep)
         return
     receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
     writer = multiprocessing.get_context("fork").Process(
-        target=_write_when_given, args=(receive, send, cache_dir, keep), daemon=True
+        target=_write_when_given, args=(receive, send, cache_dir, keep, expected), daemon=True
     )
     writer.start()
     receive.close()
-    given: list[CachedVerdicts] = []
-
-    def save(fresh: CachedVerdicts) -> None:
-        given.append(fresh)
-        # A writer that has failed already is seen when the block ends.
-        with contextlib.suppress(OSError):
-            send.send(fresh)
-
+    saver = _ForkedSaver(cache_dir, keep, send)
     try:
-        yield save
+        yield saver
     finally:
         send.close()  # a writer still waiting learns that no verdicts will come
         writer.join()
-        if given and writer.exitcode != 0:
-            save_verdicts(cache_dir, given[0], keep)
+        if saver.given and writer.exitcode != 0:
+            save_verdicts(cache_dir, saver.given[0], keep)
 
 
 def _write_when_given(
-    receive: Connection, send: Connection, cache_dir: Path, keep: Collection[str] | None
+    receive: Connection,
+    send: Connection,
+    cache_dir: Path,
+    keep: Collection[str] | None,
+    expected: int,
 ) -> None:
     # In the forked writer: an error is told by the exit code, and met again by the parent.
     # Its copy of the sending end is closed, so that the parent's closing it ends `recv`.
     send.close()
     try:
         with _shards_lock(cache_dir), _made_ahead(cache_dir / CACHE_FOLDER) as ahead:
-            try:
-                fresh = receive.recv()
-            except EOFError:
-                return  # the audit ended before its verdicts were known
-            _save_locked(cache_dir, fresh, keep, ahead)
+            _write_given(receive, cache_dir, keep, ahead, expected)
     except BaseException:
         sys.exit(1)
+
+
+def _write_given(
+    receive: Connection,
+    cache_dir: Path,
+    keep: Collection[str] | None,
+    ahead: _MadeAhead,
+    expected: int,
+) -> None:
+    """Save the verdicts the audit hands over: whole, or in parts and then which parts.
+
+    Once parts hold `expected` many verdicts (one per commit of the audit), the shards are
+    written and flushed at once, while the audit still adds up its totals, and put in place
+    when the audit names the same parts; else (or if the audit ends first) thrown away.
+    """
+    parts: dict[int, CachedVerdicts] = {}
+    early: tuple[list[int], list[_Deferred]] | None = None
+    try:
+        while True:
+            try:
+                message = receive.recv()
+            except EOFError:
+                return  # the audit ended before its verdicts were known
+            if message[0] == "part":
+                parts[message[1]] = message[2]
+                verdict_count = sum(len(part.verdicts) for part in parts.values())
+                seen_count = sum(len(part.first_seen) for part in parts.values())
+                if early is None and verdict_count == seen_count == expected:
+                    keys, deferred = sorted(parts), list[_Deferred]()
+                    early = (keys, deferred)
+                    _save_locked(cache_dir, _joined(parts, keys), keep, ahead, deferred)
+                continue
+            if early is not None and message == ("parts", early[0], expected, expected):
+                # The audit names the very parts the shards were written from.
+                _put_in_place(early[1])
+                early = None
+                return
+            if message[0] == "all":
+                fresh = message[1]
+            else:
+                fresh = _joined(parts, message[1])
+                if (len(fresh.verdicts), len(fresh.first_seen)) != tuple(message[2:]):
+                    raise AuditError("the parts handed over are not all of the verdicts")
+            _save_locked(cache_dir, fresh, keep, ahead)
+            return
+    finally:
+        if early is not None:
+            _thrown_away(early[1])
+
+
+def _joined(parts: Mapping[int, CachedVerdicts], keys: Sequence[int]) -> CachedVerdicts:
+    """The parts named by `keys`, in that order, as one; KeyError if one was not given."""
+    chosen = [parts[key] for key in keys]
+    return CachedVerdicts(
+        {oid: found for part in chosen for oid, found in part.verdicts.items()},
+        {oid: when for part in chosen for oid, when in part.first_seen.items()},
+    )
+
+
+def _put_in_place(deferred: list[_Deferred]) -> None:
+    for temporary, path in deferred:
+        if temporary is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(temporary, path)
+
+
+def _thrown_away(deferred: list[_Deferred]) -> None:
+    for temporary, _ in deferred:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -302,14 +427,19 @@ def _write_shard(
     shard: str,
     entries: Mapping[str, _Entry],
     ahead: tuple[int, str] | None = None,
+    deferred: list[_Deferred] | None = None,
 ) -> None:
-    """Write a shard, into the temporary file made `ahead` for it if there is one."""
+    """Write a shard, into the temporary file made `ahead` for it if there is one (and
+    then, with `deferred`, leave it there and note it)."""
     path = folder / f"{shard}.json"
     if not entries:
         if ahead is not None:
             os.close(ahead[0])
             Path(ahead[1]).unlink(missing_ok=True)
-        path.unlink(missing_ok=True)
+        if deferred is not None:
+            deferred.append((None, path))
+        else:
+            path.unlink(missing_ok=True)
         return
     # Most commits share their verdict with many others: each distinct one is written once,
     # and read back as one object, and commits refer to it by its place in the list. They
@@ -341,7 +471,10 @@ def _write_shard(
             stream.write((text + "\n").encode("utf-8"))
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if deferred is not None:
+            deferred.append((temporary, path))
+        else:
+            os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -103,3 +103,94 @@ def test_a_block_that_fails_before_its_verdicts_leaves_the_cache_as_it_was(
     # The writer let go of the cache's lock.
     with verdict_writer(cache, None, 3) as save:
         save(fresh(3))
+
+
+def halves(all_of: CachedVerdicts) -> dict[int, CachedVerdicts]:
+    """`all_of` cut in two runs, keyed by where each starts."""
+    oids = list(all_of.verdicts)
+    middle = len(oids) // 2
+    return {
+        start: CachedVerdicts(
+            {oid: all_of.verdicts[oid] for oid in run},
+            {oid: all_of.first_seen[oid] for oid in run},
+        )
+        for start, run in ((0, oids[:middle]), (middle, oids[middle:]))
+    }
+
+
+def shard_files(cache: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (cache / "verdicts").iterdir()}
+
+
+def sent_from_a_fork(save: verdicts.VerdictSaver, key: int, part: CachedVerdicts) -> None:
+    # As a survey's worker does: a process forked within the block hands over its part.
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if save.part(key, part) else 1)
+    assert os.waitpid(child, 0)[1] == 0
+
+
+def test_verdicts_handed_over_in_parts_are_saved_as_if_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = writers(tmp_path, monkeypatch)
+    many = fresh(FORK_AT * 2)
+    with verdict_writer(tmp_path / "whole", None, len(many.verdicts)) as save:
+        save(many)
+    parts = halves(many)
+    early = tmp_path / "early"
+    put = verdicts._put_in_place
+
+    def noted(deferred: list[tuple[str | None, Path]]) -> None:
+        early.write_text(str(len(deferred)))
+        put(deferred)
+
+    # In the writer: the shards it made from the parts, before the audit named them, are
+    # the ones put in place.
+    monkeypatch.setattr(verdicts, "_put_in_place", noted)
+    with verdict_writer(tmp_path / "parts", None, len(many.verdicts)) as save:
+        sent_from_a_fork(save, FORK_AT, parts[FORK_AT])  # the later run may come first
+        assert save.part(0, parts[0])
+        save(many, [0, FORK_AT])
+    assert not notes.exists()
+    assert early.read_text() == str(len({oid[:2] for oid in many.verdicts}))
+    assert shard_files(tmp_path / "parts") == shard_files(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("named", [[0], [0, 1], []])
+def test_parts_not_named_as_handed_over_are_not_what_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: list[int]
+) -> None:
+    notes = writers(tmp_path, monkeypatch)
+    cache = tmp_path / "cache"
+    many = fresh(FORK_AT)
+    parts = halves(many)
+    with verdict_writer(cache, None, FORK_AT) as save:
+        for key, part in parts.items():
+            assert save.part(key, part)
+        # What the audit names wins over the parts: some of them only, one never handed
+        # over (the writer fails, and the audit saves them itself), or none (all sent now).
+        save(many, named)
+    assert load_verdicts(cache) == many
+    assert notes.exists() == bool(named)
+    assert not list((cache / "verdicts").glob("*.tmp"))
+
+
+def test_a_block_that_fails_after_handing_over_parts_leaves_the_cache_as_it_was(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    many = fresh(FORK_AT)
+    with pytest.raises(ZeroDivisionError), verdict_writer(cache, None, FORK_AT) as save:
+        for key, part in halves(many).items():
+            save.part(key, part)
+        _ = 1 / 0
+    assert load_verdicts(cache) == CachedVerdicts({}, {})
+    assert not list((cache / verdicts.CACHE_FOLDER).glob("*.json*"))
+
+
+def test_a_few_verdicts_are_not_handed_over_in_parts(tmp_path: Path) -> None:
+    with verdict_writer(tmp_path / "cache", None, 3) as save:
+        assert not save.part(0, fresh(3))
+        save(fresh(3))
+    assert load_verdicts(tmp_path / "cache") == fresh(3)
