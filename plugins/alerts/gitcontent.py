@@ -125,6 +125,14 @@ class Probe:
                 return False
         return True
 
+    def head(self) -> str | None:
+        """The commit checked out: git's first and quickest answer (None without one)."""
+        if self._ids is None or self._ids.wait() != 0:
+            return None
+        answer = self._outputs[2]
+        answer.seek(0)
+        return answer.readline().decode().strip() or None
+
     def result(self) -> GitContent | None:
         """content/ as a clean tree of HEAD, or None."""
         if self._result is None:

@@ -45,7 +45,8 @@ FORMAT = 1
 RACY_SECONDS = 1.0
 # How long git may still take, once the rest is digested, before the caller's other work
 # starts meanwhile: git answers for 10,000 alerts within it (a build with nothing to do then
-# loads nothing more), for 100,000 it takes some 0.3 s more.
+# loads nothing more), for 100,000 it takes some 0.3 s more. Only when HEAD is the commit
+# the last build saw: after a new commit a build is certain, so the work starts at once.
 GIT_GRACE_SECONDS = 0.05
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = 86_400 * 10**6  # microseconds
@@ -70,6 +71,8 @@ class Inputs:
     # content/ is exactly a tree of HEAD, that tree (and no walk).
     walk: ContentWalk | None = field(default=None, compare=False, repr=False)
     git: GitContent | None = field(default=None, compare=False, repr=False)
+    # The commit checked out ("" outside a repository): the stamp keeps it.
+    head: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Stamp:
     summary: str  # what the build printed, printed again by a build it saves
     notices: tuple[str, ...]
     format: int = FORMAT
+    head: str = ""  # the commit checked out for that build ("" if none or not known)
 
 
 def settings_digest(config: Path, overrides: Mapping[str, object]) -> tuple[str, dict[str, Any]]:
@@ -196,8 +200,10 @@ def read_inputs(
     state = state_setting if state_setting.is_absolute() else content.parent / state_setting
     if probe is None or probe.content != content:
         probe = Probe(content)
-    if while_waiting is not None and not probe.finished(within=GIT_GRACE_SECONDS):
-        while_waiting()
+    if while_waiting is not None:
+        new_commit = probe.head() != _last_head(state)
+        if not probe.finished(within=0.0 if new_commit else GIT_GRACE_SECONDS):
+            while_waiting()
     # Committed content is named by its tree; anything else is walked and stat-ed here.
     git = probe.result()
     walk: ContentWalk | None = None
@@ -220,7 +226,14 @@ def read_inputs(
         head,
     )
     before = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    return Inputs(content, output, state, _with_ledger(before, state), settled, before, walk, git)
+    return Inputs(
+        content, output, state, _with_ledger(before, state), settled, before, walk, git, head
+    )
+
+
+def _last_head(state: Path) -> str | None:
+    last = load(state)
+    return last.head if last is not None else None
 
 
 def _with_ledger(digest: str, state: Path) -> str:
@@ -291,6 +304,7 @@ def record(
         valid_until=valid_until.isoformat() if valid_until else None,
         summary=summary,
         notices=tuple(notices),
+        head=inputs.head,
     )
     path = _stamp_path(inputs.state)
     path.parent.mkdir(parents=True, exist_ok=True)

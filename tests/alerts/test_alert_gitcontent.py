@@ -266,6 +266,38 @@ def test_other_work_runs_only_while_git_is_still_looking(
     assert calls == ["work"]
 
 
+def test_after_a_new_commit_other_work_starts_without_giving_git_a_moment(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new commit is a build for certain (the digest names HEAD): git's grace is for
+    a build that may have nothing to do. The stamp remembers the commit it was made at."""
+    from datetime import UTC, datetime
+
+    from alerts import stamp
+
+    config = Path(__file__).resolve().parents[2] / "pelicanconf.py"
+    output = repo.parent / "output"
+    graces: list[float] = []
+    monkeypatch.setattr(Probe, "finished", lambda self, within=0.0: graces.append(within))
+
+    def build_and_stamp() -> None:
+        found = stamp.read_inputs(config, {}, repo, output, while_waiting=lambda: None)
+        assert found is not None and found.head == git(repo, "rev-parse", "HEAD")
+        stamp.record(found, datetime(2026, 11, 20, tzinfo=UTC), None, "built", [])
+
+    build_and_stamp()  # no stamp yet: a build for certain
+    build_and_stamp()  # the same commit: perhaps nothing to do
+    path = new_alert(repo)
+    commit(repo.parent)
+    build_and_stamp()  # a new commit
+    path.unlink()
+    commit(repo.parent)
+    build_and_stamp()
+    build_and_stamp()
+    grace = stamp.GIT_GRACE_SECONDS
+    assert graces == [0.0, grace, 0.0, 0.0, grace]
+
+
 def test_a_probe_has_finished_once_it_answered(repo: Path) -> None:
     probe = Probe(repo)
     assert probe.finished(within=30)
