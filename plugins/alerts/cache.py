@@ -24,7 +24,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import compress
 from operator import and_, eq, itemgetter, not_, truth
@@ -81,6 +81,9 @@ class AlertCache:
         self.hashed = 0  # files read and hashed because their stamp was not as last time
         self._changed: dict[str, Entry | None] = {}
         self._parsed_rels: list[str] = []
+        # Files of the entries that this build's `fresh` lacks, when git's diff named them
+        # (else found by comparing the two: a pass over the archive).
+        self._gone: list[str] | None = None
         self._unreadable: dict[str, list[Problem]] = {}
         self._alerts: dict[str, Alert] = {}  # parsed this build, or already decoded
         self._new_bodies: dict[str, tuple[str, bytes]] = {}  # body, fields by hash
@@ -140,6 +143,7 @@ class AlertCache:
         it, and the next build can ask git what changed instead of comparing stamps."""
         self._open(registry)
         self._blobs = {} if git is not None else None
+        self._gone = None
         self._bodies.content = content
         entries, fresh, changed = self.entries, self.fresh, self._changed
         problems: list[Problem] = []
@@ -200,11 +204,13 @@ class AlertCache:
         fresh.update(self.entries)
         problems: list[Problem] = []
         misses: list[tuple[str, bytes, str, Stamp | None]] = []
+        touched: list[str] = []
         self.next_tree = git.tree
         for change in changes:
             rel = change.path
             if not is_alert(rel):
                 continue  # the registry, attachments, hidden files: read elsewhere
+            touched.append(rel)
             if change.deleted:
                 fresh.pop(rel, None)
                 continue
@@ -226,6 +232,8 @@ class AlertCache:
         for entry in compress(recorded, map(itemgetter(3), recorded)):
             problems.extend(Problem(*p) for p in entry[3] or ())
         problems.extend(self._parse(misses, registry))
+        entries = self.entries
+        self._gone = [rel for rel in touched if rel in entries and rel not in fresh]
         return problems
 
     def _read(self, content: Path, rel: str, problems: list[Problem]) -> bytes | None:
@@ -305,9 +313,12 @@ class AlertCache:
         for rel in self._parsed_rels:
             before = old.get(rel)
             changes[rel] = (before[2] if before else None, new[rel][2])
-        for rel in old.keys() - new.keys():
+        for rel in self._gone_files():
             changes[rel] = (old[rel][2], None)
         return changes
+
+    def _gone_files(self) -> Iterable[str]:
+        return self.entries.keys() - self.fresh.keys() if self._gone is None else self._gone
 
     def _open(self, registry: Registry) -> None:
         """Load the journal once, if it was made with this code and registry."""
@@ -329,7 +340,7 @@ class AlertCache:
         first, then the entries that name them."""
         if self._journal is None:
             return
-        for rel in self.entries.keys() - self.fresh.keys():
+        for rel in self._gone_files():
             self._changed[rel] = None
         racy = self.started_ns - _RACY_NS
         for rel, entry in self._changed.items():
@@ -362,6 +373,7 @@ class AlertCache:
         self.tree = self.next_tree
         self._changed = {}
         self._parsed_rels = []
+        self._gone = None
         self._new_bodies = {}
 
 
