@@ -51,7 +51,7 @@ class ParsedAlert:
 
 # Where alert files live. A folder per month keeps each folder to a few hundred files: git
 # compares the folders a commit touches entry by entry, so an audit of the whole history
-# costs about four times less than with a folder per year (see README, "The alert file").
+# costs git about five times less than with a folder per year (README, "The alert file").
 # Year folders stay valid because an alert never moves once published (a rename breaks the
 # append-only rule), so files written before month folders stay where they are.
 ALERT_PLACE = "alerts/YYYY/MM/YYYY-MM-DD-slug.md"
