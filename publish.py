@@ -329,6 +329,21 @@ def _settings_for(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    # A build is short-lived and nearly everything it makes lives until it ends (the
+    # modules it imports, the archive's records, keys, the manifest): the collector's
+    # passes would walk those hundreds of thousands of objects again and again to free
+    # almost nothing (importing Pelican alone takes a tenth longer with it). Forked
+    # workers, which render thousands of pages in a cold build, collect as usual.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _stamped_build(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _stamped_build(args: argparse.Namespace) -> int:
     from alerts import stamp
 
     inputs = _stamp_inputs(args)
@@ -371,20 +386,6 @@ def _preload() -> object:
 
 
 def _build(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
-    # A build is short-lived and nearly everything it makes lives until it ends (the
-    # archive's records, keys, the manifest): the collector's passes would walk those
-    # hundreds of thousands of objects again and again to free almost nothing. Forked
-    # workers, which render thousands of pages in a cold build, collect as usual.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_collected(args, inputs)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _build_collected(args: argparse.Namespace, inputs: stamp.Inputs | None) -> int:
     from alerts import stamp
     from alerts.build import run_pelican
     from alerts.settings import CascadeSettings

@@ -83,6 +83,28 @@ def test_nothing_changed_stops_before_pelican_and_keeps_the_site(
     assert tree_digest(output) == before
 
 
+def test_a_build_runs_without_the_collector_from_its_first_step(
+    site: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stamp's step may import Pelican while git looks (a new commit): the collector
+    is paused by then, and the build leaves it as it found it."""
+    import gc
+
+    content, output = site
+    seen: list[bool] = []
+    real = stamp.read_inputs
+
+    def watched(*args: Any, **kwargs: Any) -> stamp.Inputs | None:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stamp, "read_inputs", watched)
+    assert gc.isenabled()
+    assert build(content, output) == 0
+    assert seen == [False]
+    assert gc.isenabled()
+
+
 def test_an_edit_that_keeps_the_size_still_builds(
     site: tuple[Path, Path], runs: PelicanRuns, capsys: pytest.CaptureFixture[str]
 ) -> None:
