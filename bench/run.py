@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -187,13 +188,24 @@ def plain_pelican(base: Path, count: int) -> dict[str, tuple[float, int]]:
         str(base / "pelican" / "out"),
         "-q",
     ]
+    settle()
     cold = measure(command)
+    settle()
     (content / "zz-new.md").write_text(
         "Title: One more\nDate: 2026-11-20T08:59:00+00:00\nCategory: amber\nTags: retail\n\nNew.\n",
         encoding="utf-8",
     )
     incremental = measure(command)
     return {"cold": cold, "one new alert": incremental}
+
+
+def settle() -> None:
+    """Write what the page cache holds to disk before timing the next row. A cold build
+    leaves about a gigabyte of files written; flushing them takes this machine's disk
+    some tens of seconds, and any build timed meanwhile waits on it (one new alert took
+    1.14 s instead of 0.88 s right after a cold build). A publisher's builds run long
+    after the cold build, so each row is timed on a settled disk."""
+    os.sync()
 
 
 def timed_audit(archive: Archive, runs: int = 3) -> tuple[float, float]:
@@ -246,11 +258,13 @@ def run(count: int, runs: int, big: int, hugo: bool) -> dict[str, object]:
         colds, peaks = [], []
         for _ in range(min(runs, 3)):
             archive.clean()
+            settle()
             seconds, peak = measure(archive.build())
             colds.append(seconds)
             peaks.append(peak)
         results["cold"] = median(colds)
         results["cold_peak_mb"] = max(peaks)
+        settle()
         results["nothing changed"] = median([measure(archive.build())[0] for _ in range(runs)])
         one_new = []
         for _ in range(runs):
@@ -265,6 +279,7 @@ def run(count: int, runs: int, big: int, hugo: bool) -> dict[str, object]:
         if big:
             big_archive = Archive(base / "big", big)
             measure(big_archive.build())
+            settle()
             big_runs = []
             for _ in range(max(3, runs // 2)):
                 big_archive.add_alert()
