@@ -376,6 +376,11 @@ class AlertCache:
         self._gone = None
         self._new_bodies = {}
 
+    def close(self) -> None:
+        """Done writing: the store's log is folded into it now (a cold build's is as large
+        as the store), not by whichever build next opens it. Reading again reopens it."""
+        self._bodies.close()
+
 
 class BodyStore:
     """Each alert's fields (beyond its slim record) and body by content hash, in SQLite.

@@ -178,6 +178,7 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
             logging.getLogger("pelican").removeHandler(self._errors)
         generation = (output.recorded_state or "").partition(" ")[0]
         self._cache.save(generation)
+        self._cache.close()
         if self.counts is not None:
             # For the next build, which starts from this one's basis.
             counts = marshal.dumps(self.counts)
