@@ -176,12 +176,14 @@ def read_inputs(
     overrides: Mapping[str, object],
     content: Path | None,
     output: Path | None,
-    while_waiting: Callable[[], object] | None = None,
+    while_waiting: Callable[[Callable[[], bool]], object] | None = None,
 ) -> Inputs | None:
     """Digest the inputs of a build, or None when they cannot be pinned down cheaply.
 
     `while_waiting` is called if git is still looking at content/ once everything else is
-    digested (a large archive): work the build will want, done meanwhile."""
+    digested (a large archive): work the build will want, done meanwhile, in steps, for as
+    long as the function it is given says (a build with nothing to do must not wait for
+    work it will not use)."""
     started = time.time()
     # git looks at content/ on another core while the settings are read.
     probe = Probe(content.resolve()) if content is not None and content.is_dir() else None
@@ -203,7 +205,8 @@ def read_inputs(
     if while_waiting is not None:
         new_commit = probe.head() != _last_head(state)
         if not probe.finished(within=0.0 if new_commit else GIT_GRACE_SECONDS):
-            while_waiting()
+            # Told whether to go on: to the end when a build is certain, else while git looks.
+            while_waiting(_always if new_commit else lambda: not probe.finished())
     # Committed content is named by its tree; anything else is walked and stat-ed here.
     git = probe.result()
     walk: ContentWalk | None = None
@@ -229,6 +232,10 @@ def read_inputs(
     return Inputs(
         content, output, state, _with_ledger(before, state), settled, before, walk, git, head
     )
+
+
+def _always() -> bool:
+    return True
 
 
 def _last_head(state: Path) -> str | None:

@@ -6,6 +6,7 @@ Real repositories: the probe runs git itself, and the cache reads only the files
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -263,7 +264,11 @@ def test_other_work_runs_only_while_git_is_still_looking(
     for busy in (True, False):
         monkeypatch.setattr(Probe, "finished", lambda self, within=0.0, busy=busy: not busy)
         found = stamp.read_inputs(
-            config, {}, repo, repo.parent / "output", while_waiting=lambda: calls.append("work")
+            config,
+            {},
+            repo,
+            repo.parent / "output",
+            while_waiting=lambda go_on: calls.append("work"),
         )
         assert found is not None and found.git is not None
     assert calls == ["work"]
@@ -281,10 +286,11 @@ def test_after_a_new_commit_other_work_starts_without_giving_git_a_moment(
     config = Path(__file__).resolve().parents[2] / "pelicanconf.py"
     output = repo.parent / "output"
     graces: list[float] = []
+    told: list[Callable[[], bool]] = []
     monkeypatch.setattr(Probe, "finished", lambda self, within=0.0: graces.append(within))
 
     def build_and_stamp() -> None:
-        found = stamp.read_inputs(config, {}, repo, output, while_waiting=lambda: None)
+        found = stamp.read_inputs(config, {}, repo, output, while_waiting=told.append)
         assert found is not None and found.head == git(repo, "rev-parse", "HEAD")
         stamp.record(found, datetime(2026, 11, 20, tzinfo=UTC), None, "built", [])
 
@@ -299,6 +305,11 @@ def test_after_a_new_commit_other_work_starts_without_giving_git_a_moment(
     build_and_stamp()
     grace = stamp.GIT_GRACE_SECONDS
     assert graces == [0.0, grace, 0.0, 0.0, grace]
+    # A build for certain does all its work meanwhile; otherwise only while git looks (here,
+    # the patched probe has not finished when asked).
+    assert [go_on() for go_on in told] == [True, True, True, True, True]
+    monkeypatch.setattr(Probe, "finished", lambda self, within=0.0: True)
+    assert [go_on() for go_on in told] == [True, False, True, True, False]
 
 
 def test_a_probe_has_finished_once_it_answered(repo: Path) -> None:
