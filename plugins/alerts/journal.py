@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import marshal
+import mmap
 import os
 import secrets
 import tempfile
@@ -44,7 +45,7 @@ class Journal:
         """The entries as the last save left them; empty if missing, damaged or stale."""
         try:
             with collector_paused():
-                tag, base, entries = marshal.loads(self.index.read_bytes())
+                tag, base, entries = _load_file(self.index)
         except (OSError, EOFError, ValueError, TypeError):
             return {}
         if tag != self.tag or not isinstance(base, str) or not isinstance(entries, dict):
@@ -97,6 +98,15 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _load_file(path: Path) -> Any:
+    """What `path` holds, read through a memory map: a snapshot of 100,000 entries is 40 MB,
+    and copying it into a bytes object first costs about a tenth of loading it. Snapshots
+    are replaced whole, never written in place, so the mapped file cannot change meanwhile.
+    An empty file raises ValueError, as a damaged one does."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return marshal.loads(data)
 
 
 def append(log: Path, base: str, changes: Mapping[str, Any]) -> None:

@@ -376,3 +376,21 @@ def test_the_store_log_is_cut_back_after_a_cold_build(tmp_path: Path) -> None:
     wal = path.with_name(path.name + "-wal")
     assert wal.stat().st_size <= WAL_LIMIT_BYTES
     store.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"\x00", b"not marshal at all", None],
+    ids=["empty", "one-byte", "garbage", "cut-short"],
+)
+def test_a_damaged_snapshot_reads_as_empty(tmp_path: Path, damage: bytes | None) -> None:
+    """The snapshot is read through a memory map: an empty or damaged file is an empty
+    journal (the build starts afresh), never an error."""
+    from alerts.journal import Journal
+
+    journal = Journal(tmp_path / "alerts", "tag")
+    journal.save({"a": (1, "x")}, {"a": (1, "x")})
+    assert Journal(tmp_path / "alerts", "tag").load() == {"a": (1, "x")}
+    whole = journal.index.read_bytes()
+    journal.index.write_bytes(whole[: len(whole) // 2] if damage is None else damage)
+    assert Journal(tmp_path / "alerts", "tag").load() == {}
