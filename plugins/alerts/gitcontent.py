@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
+from .background import BackgroundGit
 from .discover import ALERTS_DIR
 
 # Tree entry modes git records for what discovery would not read as a plain file.
@@ -88,68 +87,69 @@ class Probe:
 
     def __init__(self, content: Path) -> None:
         self.content = content
-        self._outputs: list[IO[bytes]] = []
         self._result: tuple[GitContent | None] | None = None
-        self._status: subprocess.Popen[bytes] | None
-        self._flags: subprocess.Popen[bytes] | None
-        self._ids: subprocess.Popen[bytes] | None
+        # status, flags, ids: none if git could not be started.
+        self._gits: list[BackgroundGit] = []
         try:
-            self._status = _start(
-                content,
-                self._outputs,
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=all",
-                "--ignored=traditional",
-                "--no-renames",
-                "--",
-                ".",
+            self._gits.append(
+                BackgroundGit(
+                    content,
+                    "status",
+                    "--porcelain=v1",
+                    "-z",
+                    "--untracked-files=all",
+                    "--ignored=traditional",
+                    "--no-renames",
+                    "--",
+                    ".",
+                )
             )
             # Flags git's view of a file may not match the disk: skip-worktree entries
             # (sparse checkouts) and files marked assume-unchanged.
-            self._flags = _start(content, self._outputs, "ls-files", "-v", "-z", "--", ".")
-            self._ids = _start(content, self._outputs, "rev-parse", "HEAD", "HEAD:./")
+            self._gits.append(BackgroundGit(content, "ls-files", "-v", "-z", "--", "."))
+            self._gits.append(BackgroundGit(content, "rev-parse", "HEAD", "HEAD:./"))
         except OSError:  # no git
-            self._status = self._flags = self._ids = None
+            self._close()
 
     def finished(self, within: float = 0.0) -> bool:
         """Whether git has answered, waiting up to `within` seconds for it."""
         deadline = time.monotonic() + within
-        for process in (self._status, self._flags, self._ids):
-            if process is None:
-                continue
-            try:
-                process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                return False
-        return True
+        return all(git.finished(max(0.0, deadline - time.monotonic())) for git in self._gits)
 
     def head(self) -> str | None:
         """The commit checked out: git's first and quickest answer (None without one)."""
-        if self._ids is None or self._ids.wait() != 0:
+        if self._result is not None:
+            found = self._result[0]
+            return found.head if found is not None else None
+        if not self._gits or self._gits[2].wait() != 0:
             return None
-        answer = self._outputs[2]
-        answer.seek(0)
-        return answer.readline().decode().strip() or None
+        return self._gits[2].output().partition(b"\n")[0].decode().strip() or None
 
     def result(self) -> GitContent | None:
         """content/ as a clean tree of HEAD, or None."""
         if self._result is None:
-            self._result = (self._wait(),)
+            try:
+                self._result = (self._wait(),)
+            finally:
+                self._close()
         return self._result[0]
 
     def _wait(self) -> GitContent | None:
-        if self._status is None or self._flags is None or self._ids is None:
+        if not self._gits:
             return None
-        codes = [self._status.wait(), self._flags.wait(), self._ids.wait()]
-        status, flags, ids = map(_read, self._outputs)
+        codes = [git.wait() for git in self._gits]
+        status, flags, ids = (git.output() for git in self._gits)
         if any(codes) or status or not flags or not _all_plainly_tracked(flags):
             return None
         lines = ids.decode().split()
         if len(lines) != 2:
             return None
         return GitContent(self.content, lines[0], lines[1])
+
+    def _close(self) -> None:
+        gits, self._gits = self._gits, []
+        for git in gits:
+            git.close()
 
 
 def plain_tree(
@@ -197,12 +197,6 @@ def _all_plainly_tracked(listing: bytes) -> bool:
     return (b"\0" + listing).count(b"\0H ") == listing.count(b"\0")
 
 
-def _read(spool: IO[bytes]) -> bytes:
-    with spool:
-        spool.seek(0)
-        return spool.read()
-
-
 def _parse_raw(out: bytes) -> Iterable[Change]:
     # ":<old mode> <new mode> <old blob> <new blob> <status>\0<path>\0" per path.
     fields = out.split(b"\0")
@@ -211,19 +205,6 @@ def _parse_raw(out: bytes) -> Iterable[Change]:
             continue
         _, mode, _, blob, _ = meta[1:].decode().split(" ")
         yield Change(path.decode("utf-8", "surrogateescape"), mode, blob)
-
-
-def _start(folder: Path, spools: list[IO[bytes]], *args: str) -> subprocess.Popen[bytes]:
-    # Into a file, not a pipe: a pipe not yet read would stall git once it is full.
-    spool = tempfile.TemporaryFile(prefix="cascade-git-")  # noqa: SIM115
-    spools.append(spool)
-    return subprocess.Popen(
-        ["git", *args],
-        cwd=folder,
-        stdin=subprocess.DEVNULL,
-        stdout=spool,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _git(folder: Path, *args: str) -> bytes | None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from alerts.background import BackgroundGit
 from alerts.model import Provenance
 
 from .audit import accept_rewrite, audit_repository, record_publication
 from .errors import AuditError, RepositoryError
-from .gitstream import stop
 from .ledger import Ledger
 from .policy import AuditPolicy
 from .report import AuditReport
@@ -106,43 +104,32 @@ def audit_build(
 
 class Uncommitted:
     """The paths under `content` that differ from HEAD (modified, added or untracked), asked
-    of `git status` in the background; use it as a context manager."""
+    of `git status` in the background (BackgroundGit); use it as a context manager."""
 
     def __init__(self, content: Path | None) -> None:
         self._content = content  # None: known to hold nothing uncommitted
-        self._process: subprocess.Popen[bytes] | None = None
+        self._git: BackgroundGit | None = None
 
     def __enter__(self) -> Uncommitted:
-        if self._content is None:
-            return self
-        try:
-            self._process = subprocess.Popen(
-                ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--", "."],
-                cwd=self._content,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-        except OSError:
-            self._process = None  # no such folder: the audit says what is wrong
+        if self._content is not None:
+            try:
+                self._git = BackgroundGit(
+                    self._content, "status", "--porcelain", "-z", "--untracked-files=all", "--", "."
+                )
+            except OSError:
+                self._git = None  # no such folder: the audit says what is wrong
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        process, self._process = self._process, None
-        stop(process)
+    def __exit__(self, *exc_info: object) -> None:
+        git, self._git = self._git, None
+        if git is not None:
+            git.close()
 
     def result(self) -> list[str]:
         """Wait for git; nothing if it could not tell (not a work tree: the audit says why)."""
-        if self._process is None:
+        if self._git is None or self._git.wait() != 0:
             return []
-        output, _ = self._process.communicate()
-        if self._process.returncode != 0:
-            return []
+        output = self._git.output()
         return [entry[3:] for entry in output.decode("utf-8", "replace").split("\0") if entry]
 
 

@@ -7,13 +7,14 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
+
+from alerts.background import BackgroundGit
 
 from .errors import RepositoryError
 
@@ -304,107 +305,73 @@ def name_status(repo: Path, commits: Sequence[str]) -> list[CommitChanges]:
 
 
 class ChangeLog:
-    """`git log --raw` over many commits, run in the background while the caller works.
-
-    Git writes into a temporary file rather than a pipe: a full pipe would stop git until we
-    read, and the point is that git diffs trees while Python verifies signatures. Use it as a
-    context manager so that the process and the file are cleaned up whatever happens.
+    """`git log --raw` over many commits, run in the background (BackgroundGit) while the
+    caller works: git diffs trees while Python verifies signatures. Use it as a context
+    manager so that the process and its files are cleaned up whatever happens.
     """
 
     def __init__(self, repo: Path, commits: Sequence[str]) -> None:
         self._repo = repo
         self._commits = _unique_commits(commits)
-        self._process: subprocess.Popen[bytes] | None = None
-        self._output: IO[bytes] | None = None
-        self._errors: IO[bytes] | None = None
+        self._git: BackgroundGit | None = None
 
     def __enter__(self) -> ChangeLog:
-        if not self._commits:
-            return self
-        self._output = tempfile.TemporaryFile()
-        self._errors = tempfile.TemporaryFile()
-        with tempfile.TemporaryFile() as requests:
+        if self._commits:
             # Newest first: git stores older trees as deltas of newer ones, so that diffing
             # in this order rebuilds each tree from one it has just read (a fifth less work).
-            requests.write(_stdin_lines(reversed(self._commits)))
-            requests.seek(0)
-            self._process = subprocess.Popen(
-                ["git", "-C", str(self._repo), "log", *_LOG_OPTIONS, *_RAW_OPTIONS, _LOG_FORMAT],
-                stdin=requests,
-                stdout=self._output,
-                stderr=self._errors,
+            self._git = BackgroundGit(
+                self._repo,
+                "log",
+                *_LOG_OPTIONS,
+                *_RAW_OPTIONS,
+                _LOG_FORMAT,
+                stdin=_stdin_lines(reversed(self._commits)),
             )
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        process, self._process = self._process, None
-        stop(process)
-        for stream in (self._output, self._errors):
-            if stream is not None:
-                stream.close()
-        self._output = self._errors = None
+    def __exit__(self, *exc_info: object) -> None:
+        git, self._git = self._git, None
+        if git is not None:
+            git.close()
 
     def result(self) -> list[CommitChanges]:
         """Wait for git, then each commit's changes with the blob ids before and after."""
         if not self._commits:
             return []
-        if self._process is None or self._output is None or self._errors is None:
+        if self._git is None:
             raise RuntimeError("ChangeLog is used outside its `with` block")
-        if self._process.wait() != 0:
-            self._errors.seek(0)
-            message = self._errors.read().decode(errors="replace").strip()
-            raise RepositoryError(f"git log failed in {self._repo}: {message}")
-        self._output.seek(0)
-        newest_first = _parse_checked(self._repo, self._output.read(), self._commits[::-1])
+        if self._git.wait() != 0:
+            raise RepositoryError(f"git log failed in {self._repo}: {self._git.errors()}")
+        newest_first = _parse_checked(self._repo, self._git.output(), self._commits[::-1])
         return newest_first[::-1]
 
 
 class TreeListing:
-    """`tree_paths` run in the background while the caller works (a context manager, so
-    that the process and its output file are cleaned up whatever happens)."""
+    """`tree_paths` run in the background (BackgroundGit) while the caller works, as a
+    context manager, so that the process and its output file are cleaned up whatever happens."""
 
     def __init__(self, repo: Path, commit: str, folder: str) -> None:
         _check_request(commit)
         self._repo, self._commit, self._folder = repo, commit, folder
-        self._process: subprocess.Popen[bytes] | None = None
-        self._output: IO[bytes] | None = None
+        self._git: BackgroundGit | None = None
 
     def __enter__(self) -> TreeListing:
-        self._output = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            ["git", "-C", str(self._repo), *_ls_tree(self._commit, self._folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=subprocess.DEVNULL,
-        )
+        self._git = BackgroundGit(self._repo, *_ls_tree(self._commit, self._folder))
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        process, self._process = self._process, None
-        stop(process)
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+    def __exit__(self, *exc_info: object) -> None:
+        git, self._git = self._git, None
+        if git is not None:
+            git.close()
 
     def result(self) -> list[str]:
         """Wait for git, then the paths it listed."""
-        if self._process is None or self._output is None:
+        if self._git is None:
             raise RuntimeError("TreeListing is used outside its `with` block")
-        if self._process.wait() != 0:
+        if self._git.wait() != 0:
             # Asked again in the foreground, whose error says what git said.
             return tree_paths(self._repo, self._commit, self._folder)
-        self._output.seek(0)
-        return _paths(self._output.read())
+        return _paths(self._git.output())
 
 
 def parent_map(repo: Path, tips: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -495,17 +462,6 @@ def net_changes(repo: Path, base: str, head: str, folder: str) -> list[Change]:
     if index != len(tokens) - 1 and output:
         raise RepositoryError(f"unexpected git diff output in {repo}")
     return changes
-
-
-def stop(process: subprocess.Popen[bytes] | None) -> None:
-    """End a background git that is no longer wanted (killed if it still runs) and reap it."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.kill()
-    process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
 
 
 def _unique_commits(commits: Sequence[str]) -> list[str]:
