@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from blinker import signal
 
+# Sent with the AlertsGenerator just before it loads content; receivers may start work that
+# does not need the content aside (`generator.aside`, closed if the build stops there).
+content_loading = signal("cascade-content-loading")
 # Sent with the AlertsGenerator after content is loaded and before anything is written;
 # receivers may attach per-alert provenance (the audit) through `generator.provenance`.
 content_loaded = signal("cascade-content-loaded")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import marshal
@@ -19,7 +20,7 @@ from . import present
 from .build import ErrorCollector
 from .cache import AlertCache
 from .errors import BuildError
-from .events import build_published, content_loaded, write_outputs
+from .events import build_published, content_loaded, content_loading, write_outputs
 from .fingerprint import code_fingerprint, files_fingerprint
 from .fragments import FragmentStore
 from .index import ID
@@ -101,6 +102,9 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         )
         self._errors = ErrorCollector()
         logging.getLogger("pelican").addHandler(self._errors)
+        # Work that receivers of content_loading started aside (the audit, in a forked
+        # child): closed, so waited for, if loading the content fails.
+        self.aside = contextlib.ExitStack()
 
     # -- context ---------------------------------------------------------------------------
 
@@ -110,9 +114,11 @@ class AlertsGenerator(Generator):  # type: ignore[misc]  # Pelican is untyped
         except BaseException:
             # The build stops here; so must our listening to Pelican's log.
             logging.getLogger("pelican").removeHandler(self._errors)
+            self.aside.close()
             raise
 
     def _load(self) -> None:
+        content_loading.send(self)
         cache = AlertCache(
             None if self.cascade.no_cache else self.state_dir / "cache" / "alerts",
             self._code,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 
 def register() -> None:
-    from alerts.events import build_published, content_loaded, write_outputs
+    from alerts.events import build_published, content_loaded, content_loading, write_outputs
 
-    from .site import audit_content, save_ledger, write_audit
+    from .site import audit_content, save_ledger, start_audit, write_audit
 
+    content_loading.connect(start_audit)
     content_loaded.connect(audit_content)
     write_outputs.connect(write_audit)
     build_published.connect(save_ledger)

@@ -58,6 +58,11 @@ class Columns:
     def position(self) -> dict[str, int]:
         return dict(zip(self.ids, range(len(self.ids)), strict=True))  # C loops
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to another process (the build audits in a forked child), the position index
+        # costs more to load than to make again where it is asked for.
+        return {name: value for name, value in self.__dict__.items() if name != "position"}
+
     def entry(self, index: int) -> Entry:
         fingerprint, email, verified = self.signers[self.latest[index]]
         start = index * self.width

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from alerts import forked
 from audit import reach
 from audit.history import Graph, read_graph
 from audit.policy import AuditPolicy
 from audit.state import CACHE_FILE, load_state
 from tests.support.signing import Key, SignedRepo, allowed_signers_text, email_of, make_key
+
+
+@pytest.fixture(autouse=True)
+def audit_in_process() -> Iterator[None]:
+    """A build audits in a forked child while it loads content (alerts/forked.py); here in
+    the test's own process, so that the spies these tests set on the audit see it. The
+    child is tested in test_audit_publishing.py, and by every build in tests/site and
+    tests/cli. (Not through `monkeypatch`: a fixture that uses it would undo its patches
+    after, not before, the teardown of the tests' own fixtures.)"""
+    real = forked.workers_available
+    forked.workers_available = lambda: 1
+    yield
+    forked.workers_available = real
+
 
 # Kinds the audit accepts, each with the name of its test signer.
 SIGNERS: dict[str, str] = {

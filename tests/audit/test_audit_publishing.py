@@ -4,6 +4,8 @@ publishing, and reviewers see who published what."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,10 @@ import pytest
 from lxml import etree
 
 import publish
+from alerts import forked
 from alerts.generator import AlertsGenerator
 from audit import site
+from audit.build import BuildAudit
 from tests.cli.test_cli import tree_digest
 from tests.conftest import ROOT
 from tests.support.signing import Key, SignedRepo, alert_path, alert_text, email_of
@@ -129,6 +133,65 @@ def test_correction_appears_in_the_history(
     assert "The cordon moved to Mill Lane." in revisions[1].text_content()
     assert fixed in revisions[1].text_content()
     assert "+  - at:" in revisions[1].cssselect("pre.diff")[0].text_content()
+
+
+def test_the_audit_runs_in_a_child_beside_the_content_load_and_changes_nothing(
+    newsroom: SignedRepo,
+    alice: Key,
+    bob: Key,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same repository built with the audit in a forked child (while the content loads)
+    and in the build's own process: the same site, and the same refusal, worded alike, when
+    a commit is unsigned (the child's error is not relayed: the parent audits again)."""
+    newsroom.commit(REGISTRY, "Sectors and sources", alice, email_of(alice), "2024-04-02T09:00:00Z")
+    newsroom.commit(
+        {alert_path("market-fire"): alert_text("Fire near the market")},
+        "Amber: fire near the market",
+        bob,
+        email_of(bob),
+        "2024-05-01T08:10:00Z",
+    )
+    twin = SignedRepo.__new__(SignedRepo)
+    twin.__dict__.update(newsroom.__dict__, path=tmp_path / "twin")
+    shutil.copytree(
+        newsroom.path, twin.path, symlinks=True, ignore=shutil.ignore_patterns("output")
+    )
+    conf = settings_file(tmp_path, alice)
+    pids = tmp_path / "audited-in"
+    real = site._audit
+
+    def audited(generator: object) -> BuildAudit:
+        with pids.open("a") as log:
+            log.write(f"{os.getpid()}\n")
+        return real(generator)
+
+    monkeypatch.setattr(site, "_audit", audited)
+
+    def built(repo: SignedRepo, cores: int, output: Path) -> tuple[int, list[int]]:
+        monkeypatch.setattr(forked, "workers_available", lambda: cores)
+        pids.write_text("")
+        code = build(repo, conf, output)
+        return code, [int(pid) for pid in pids.read_text().split()]
+
+    aside, beside = tmp_path / "aside", tmp_path / "beside"
+    code, audited_in = built(newsroom, 2, aside)
+    assert code == 0 and len(audited_in) == 1 and audited_in[0] != os.getpid()
+    code, audited_in = built(twin, 1, beside)
+    assert code == 0 and audited_in == [os.getpid()]
+    assert tree_digest(aside) == tree_digest(beside) != {}
+
+    errors = []
+    for repo, cores, output in ((newsroom, 2, aside), (twin, 1, beside)):
+        repo.commit({alert_path("sneaky"): alert_text("Sneaky")}, "unsigned", None)
+        capsys.readouterr()
+        code, audited_in = built(repo, cores, output)
+        assert code == 1 and audited_in[-1] == os.getpid()
+        errors.append(capsys.readouterr().err)
+    assert "signed: the commit is not signed" in errors[0]
+    assert errors[0].replace(str(newsroom.path), "") == errors[1].replace(str(twin.path), "")
 
 
 def test_unsigned_commit_refuses_to_publish(
