@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import chain, compress, groupby, repeat
-from operator import ge, itemgetter, lt
+from operator import itemgetter, lt
 from pathlib import Path
 from typing import overload
 
@@ -18,7 +18,6 @@ from .model import ALL_SECTORS, Alert, Attachment, Level, newest_first_key
 from .validate import ParsedAlert
 
 ATTACHMENTS_DIR = "attachments"
-_END_OF_TIME = 1 << 62  # microseconds: later than any alert
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,15 @@ class AlertCollection:
         slims: Sequence[Slim],
         make: Callable[[int], Alert],
         sizes: Mapping[str, int | str] | None = None,
+        positions: dict[str, int] | None = None,
     ) -> AlertCollection:
         """The alerts whose slim records are `slims` (newest first), each built by
         `make(position)` only when first asked for: a build that adds one alert to an
-        archive of thousands looks at few of them."""
+        archive of thousands looks at few of them. `positions`: where each id's record is,
+        if the caller has made it already."""
         alerts = LazyAlerts(len(slims), make)
-        positions = dict(zip(map(itemgetter(ID), slims), range(len(slims)), strict=True))
+        if positions is None:
+            positions = dict(zip(map(itemgetter(ID), slims), range(len(slims)), strict=True))
         # Each parent's updates, oldest first: sorted in C, then one step per parent.
         threaded = sorted(filter(itemgetter(UPDATES), slims), key=itemgetter(UPDATES, ISSUED, ID))
         return cls(
@@ -335,53 +337,49 @@ def check_alerts(
 
 
 def check_cached(
-    slims: Mapping[str, Slim],
+    slims: Sequence[Slim],
+    rels: Sequence[str],
+    positions: Mapping[str, int],
     alert: Callable[[str], Alert],
     line: Callable[[Alert, str], int],
     now: datetime,
     future_tolerance: timedelta,
     content: Path,
 ) -> tuple[dict[str, int | str], list[Problem]]:
-    """check_alerts for alerts known by their slim records (by file): the records say which
-    alerts could break a rule, and only those are built (`alert(rel)`) to word a problem.
-    Returns each attachment's size (or why it cannot be used) and the problems."""
+    """check_alerts for alerts known by their slim records (those of the files `rels`, and
+    where each id's record is: `positions`): the records say which alerts could break a
+    rule, and only those are built (`alert(rel)`) to word a problem. Returns each
+    attachment's size (or why it cannot be used) and the problems."""
     problems: list[Problem] = []
-    records = slims.values()
-    issued = dict(zip(map(itemgetter(ID), records), map(itemgetter(ISSUED), records), strict=True))
-    if len(issued) < len(slims):
-        ids = Counter(map(itemgetter(ID), records))
-        clashing = [alert(rel) for rel, slim in slims.items() if ids[slim[ID]] > 1]
+    if len(positions) < len(slims):
+        ids = Counter(map(itemgetter(ID), slims))
+        clashing = [alert(rel) for rel, slim in zip(rels, slims, strict=True) if ids[slim[ID]] > 1]
         problems.extend(_duplicate_ids(clashing))
 
     latest_allowed = now + future_tolerance
     limit = micros(latest_allowed)
     # Few alerts name a moment past the limit, a parent or an attachment: C loops find
     # them, and only those are looked at closer.
-    rels = list(slims)
-    for rel in compress(rels, map(lt, repeat(limit), map(itemgetter(LATEST), records))):
+    for rel in compress(rels, map(lt, repeat(limit), map(itemgetter(LATEST), slims))):
         suspect = alert(rel)
         if suspect.issued > latest_allowed:
             problems.append(_future_issue(suspect, line, now, future_tolerance))
         for correction in suspect.corrections:
             if correction.at > latest_allowed:
                 problems.append(_future_correction(suspect, correction.at, line))
-    # An update whose parent is missing or not older: C loops find them (a missing parent
-    # counts as issued at the end of time).
-    threaded = list(compress(rels, map(itemgetter(UPDATES), records)))
-    updates = list(map(slims.__getitem__, threaded))
-    parents_issued = map(issued.get, map(itemgetter(UPDATES), updates), repeat(_END_OF_TIME))
-    for rel in compress(threaded, map(ge, parents_issued, map(itemgetter(ISSUED), updates))):
-        slim = slims[rel]
-        parent = slim[UPDATES]
-        if parent not in issued:
-            problems.append(_no_parent(alert(rel), line))
-        elif issued[parent] >= slim[ISSUED]:
-            problems.append(_parent_later(alert(rel), line))
-    # Every attachment named, in the order first named (C loops).
-    attached = list(compress(rels, map(itemgetter(ATTACHMENTS), records)))
-    names = dict.fromkeys(
-        chain.from_iterable(map(itemgetter(ATTACHMENTS), map(slims.__getitem__, attached)))
-    )
+    # An update whose parent is missing or not older.
+    for position in compress(range(len(slims)), map(itemgetter(UPDATES), slims)):
+        slim = slims[position]
+        parent = positions.get(slim[UPDATES])
+        if parent is None:
+            problems.append(_no_parent(alert(rels[position]), line))
+        elif slims[parent][ISSUED] >= slim[ISSUED]:
+            problems.append(_parent_later(alert(rels[position]), line))
+    # Every attachment named, in the order first named, and which files name some (C loops).
+    attachments = list(map(itemgetter(ATTACHMENTS), slims))
+    named = dict(zip(compress(rels, attachments), compress(attachments, attachments), strict=True))
+    attached = list(named)
+    names = dict.fromkeys(chain.from_iterable(named.values()))
 
     base = content.resolve() / ATTACHMENTS_DIR
     sizes: dict[str, int | str] = {}
@@ -389,7 +387,7 @@ def check_cached(
         resolved = _resolve(content, base, Attachment(name, 0, ""))
         sizes[name] = resolved if isinstance(resolved, str) else resolved.size
         if isinstance(resolved, str):
-            for rel in (rel for rel in attached if name in slims[rel][ATTACHMENTS]):
+            for rel in (rel for rel in attached if name in named[rel]):
                 unusable = alert(rel)
                 for index, attachment in enumerate(unusable.attachments):
                     if attachment.name == name:

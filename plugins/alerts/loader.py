@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, truth
 from pathlib import Path
 
 from .cache import AlertCache
@@ -13,7 +14,7 @@ from .collection import AlertCollection, check_cached, with_sizes
 from .discover import Stamp, scan_alert_files
 from .errors import ContentError, Problem
 from .gitcontent import GitContent
-from .index import ATTACHMENTS, KEY, Slim
+from .index import ATTACHMENTS, ID, KEY, Slim
 from .journal import collector_paused
 from .model import Alert
 from .registry import Registry, load_registry
@@ -69,31 +70,40 @@ def _load(
         stamps, problems = scan_alert_files(content, walked)
         problems.extend(cache.scan(content, stamps, registry, git))
     # Every entry has a slim record unless its file has problems (and the build stops).
-    records = dict(zip(cache.fresh, map(itemgetter(2), cache.fresh.values()), strict=True))
-    slims = records if not problems else {r: s for r, s in records.items() if s is not None}
+    # Newest first, by the records' sort keys (unique strings). C loops only, and as few
+    # as can be: every step here runs over the whole archive, whose records at 100,000
+    # alerts are more than the processor's caches hold, so that each pass (each dict
+    # made most of all) costs a few hundredths of a second.
+    unordered_rels = list(cache.fresh)
+    unordered = list(map(itemgetter(2), cache.fresh.values()))
+    if problems:
+        valid = list(map(truth, unordered))
+        unordered_rels = list(compress(unordered_rels, valid))
+        unordered = list(compress(unordered, valid))
+    keys = list(map(itemgetter(KEY), unordered))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    del keys
+    rels = list(map(unordered_rels.__getitem__, order))
+    ordered = list(map(unordered.__getitem__, order))
+    positions = dict(zip(map(itemgetter(ID), ordered), range(len(ordered)), strict=True))
 
     def line(alert: Alert, field: str) -> int:
         return cache.lines(alert.path).get(field, 1)
 
-    sizes, cross = check_cached(slims, cache.alert, line, now, future_tolerance, content)
+    sizes, cross = check_cached(
+        ordered, rels, positions, cache.alert, line, now, future_tolerance, content
+    )
     problems.extend(cross)
     if only is not None:
         problems = [problem for problem in problems if problem.path in only]
     if problems:
         raise ContentError(problems)
-    # Newest first, by the records' sort keys (unique strings); C loops only, as every
-    # step here runs over the whole archive.
-    unordered_rels, unordered = list(slims), list(slims.values())
-    keys = list(map(itemgetter(KEY), unordered))
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    rels = list(map(unordered_rels.__getitem__, order))
-    ordered = list(map(unordered.__getitem__, order))
 
     def make(position: int) -> Alert:
         alert = cache.alert(rels[position])
         return with_sizes(alert, sizes) if ordered[position][ATTACHMENTS] else alert
 
-    collection = AlertCollection.lazily(ordered, make, sizes)
+    collection = AlertCollection.lazily(ordered, make, sizes, positions)
     return LoadedContent(registry, collection, cache.parsed, cache.changes(), cache.generation)
 
 
