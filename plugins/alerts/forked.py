@@ -76,7 +76,10 @@ class ForkedCall(Generic[R]):
         if not pid or spool is None:
             return None
         with spool:
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped by someone else: its result cannot be told
+                return None
             if os.waitstatus_to_exitcode(status) != 0:
                 return None
             spool.seek(0)

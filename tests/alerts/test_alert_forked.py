@@ -108,3 +108,12 @@ def test_with_one_core_the_call_runs_when_asked(
     assert not ran.exists()
     call.result()
     assert ran.read_text() == str(os.getpid())
+
+
+def test_a_child_reaped_elsewhere_is_made_up_for_by_the_parent() -> None:
+    """Something else in the process (a SIGCHLD handler, say) waited for the child first:
+    its result cannot be trusted to be whole, so the parent makes it."""
+    call = ForkedCall(os.getpid)
+    os.waitpid(call._pid, 0)
+    assert call.result() == os.getpid()
+    assert not call.forked
