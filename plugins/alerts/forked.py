@@ -6,7 +6,9 @@ a second. The child inherits everything the call needs with the parent's memory;
 result travels back, pickled through a temporary file (a pipe would hold the child up until
 the parent reads).
 
-The child is only ever a way to save time: if there is no second core, no fork, or the child
+The child is only ever a way to save time. Without a second core, without fork, or while
+another thread runs (the development server's: forking could leave the child waiting forever
+on a lock that thread held), the call runs here when its result is asked for. If the child
 fails in any way (the call raised, the child died, the result would not pickle), `result()`
 runs the call again here, so that errors are raised, worded and handled exactly as they
 would have been without it. The call must therefore be safe to run twice: the audit's writes
@@ -20,6 +22,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import IO, Generic, NoReturn, TypeVar
 
@@ -37,6 +40,10 @@ class ForkedCall(Generic[R]):
         self._spool: IO[bytes] | None = None
         if workers_available() < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return  # nothing would run alongside: the call runs when asked for
+        if threading.active_count() > 1:
+            # Another thread (the development server's) may hold a lock at the moment of
+            # the fork, which the child would then wait for forever: run it here instead.
+            return
         spool = tempfile.TemporaryFile()  # noqa: SIM115  # closed by result() or close()
         try:
             pid = os.fork()

@@ -4,6 +4,7 @@ in the parent whenever the child cannot give its result."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def test_a_child_reaped_elsewhere_is_made_up_for_by_the_parent() -> None:
     os.waitpid(call._pid, 0)
     assert call.result() == os.getpid()
     assert not call.forked
+
+
+def test_no_child_while_another_thread_runs(tmp_path: Path) -> None:
+    """The development server answers requests on other threads while it rebuilds: a fork
+    then could copy a lock one of them holds into a child that would wait on it forever."""
+    stop = threading.Event()
+    server = threading.Thread(target=stop.wait)
+    server.start()
+    try:
+        call = ForkedCall(os.getpid)
+        assert not call.forked
+        assert call.result() == os.getpid()
+    finally:
+        stop.set()
+        server.join()
+    assert ForkedCall(os.getpid).result() != os.getpid()  # alone again: a child
